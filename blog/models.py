@@ -1,0 +1,86 @@
+"""The blog: one index page under the home page, posts only under the index."""
+
+from django.core.paginator import Paginator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel
+from wagtail.fields import RichTextField
+from wagtail.models import Page
+from wagtail.search import index
+
+
+class BlogIndexPage(Page):
+    intro = RichTextField(_("introduction"), blank=True)
+
+    content_panels = [*Page.content_panels, FieldPanel("intro")]
+
+    parent_page_types = ["home.HomePage"]
+    subpage_types = ["blog.BlogPage"]
+    max_count = 1
+
+    posts_per_page = 10
+
+    class Meta:
+        verbose_name = _("blog index")
+
+    def posts(self):
+        return (
+            BlogPage.objects.child_of(self)
+            .live()
+            .public()
+            .select_related("image")
+            .order_by("-date_published", "-pk")
+        )
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        paginator = Paginator(self.posts(), self.posts_per_page)
+        context["posts"] = paginator.get_page(request.GET.get("page"))
+        return context
+
+
+class BlogPage(Page):
+    date_published = models.DateField(_("publication date"), default=timezone.localdate)
+    teaser = models.CharField(
+        _("teaser"), max_length=300, blank=True, help_text=_("Shown in the list of posts.")
+    )
+    body = RichTextField(_("body"))
+    image = models.ForeignKey(
+        "wagtailimages.Image",
+        verbose_name=_("image"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Counted by the site, not edited: kept out of the panels and out of revisions.
+    view_count = models.PositiveBigIntegerField(_("views"), default=0, editable=False)
+
+    content_panels = [
+        *Page.content_panels,
+        FieldPanel("date_published"),
+        FieldPanel("teaser"),
+        FieldPanel("image"),
+        FieldPanel("body"),
+    ]
+    search_fields = [*Page.search_fields, index.SearchField("teaser"), index.SearchField("body")]
+
+    parent_page_types = ["blog.BlogIndexPage"]
+    subpage_types: list[str] = []
+
+    class Meta:
+        verbose_name = _("blog post")
+        verbose_name_plural = _("blog posts")
+
+    def save(self, *args, **kwargs):
+        # The count is only ever changed by an UPDATE of its own (view_count = view_count + 1).
+        # A full save comes from an edit, a publish or a revert, and carries a count read
+        # earlier (from a form or a revision): writing it would set the live count back.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "view_count"
+            ]
+        return super().save(*args, **kwargs)

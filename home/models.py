@@ -1,0 +1,28 @@
+"""The public home page, the root of the site's page tree."""
+
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel
+from wagtail.fields import RichTextField
+from wagtail.models import Page
+
+
+class HomePage(Page):
+    intro = RichTextField(_("introduction"), blank=True)
+
+    content_panels = [*Page.content_panels, FieldPanel("intro")]
+
+    parent_page_types = ["wagtailcore.Page"]
+    subpage_types = ["blog.BlogIndexPage"]
+    max_count = 1
+
+    class Meta:
+        verbose_name = _("home page")
+
+    def get_context(self, request, *args, **kwargs):
+        from blog.models import BlogPage
+
+        context = super().get_context(request, *args, **kwargs)
+        context["latest_posts"] = (
+            BlogPage.objects.live().public().order_by("-date_published", "-pk")[:3]
+        )
+        return context

@@ -1,0 +1,12 @@
+"""The test suite. Same services as configured (embedded default or real ones), faster hashing,
+mail kept in memory unless a test sends through a real SMTP server on loopback."""
+
+from .base import *  # noqa: F403
+from .base import CACHES, SECRET_KEY
+
+DEBUG = False
+SECRET_KEY = SECRET_KEY or "test-only-insecure-key"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Keep the test suite's cache entries apart from a running service sharing the same Redis.
+CACHES["default"]["KEY_PREFIX"] = "test"

@@ -1,0 +1,108 @@
+"""Real processes for tests: a Celery worker, the mail sink, anything started from manage.py.
+
+Each runs with the test settings and the same environment as the suite, so it talks to the
+same database URL, cache and broker; output goes to a file the test can read on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+
+PYTHON = sys.executable
+BIN_DIR = Path(PYTHON).parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Process:
+    """A child process in its own session, so stopping it stops its children too."""
+
+    def __init__(self, args: list[str], *, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
+            prefix="proc-", suffix=".log", delete=False
+        )
+        full_env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.popen = subprocess.Popen(
+            args,
+            cwd=settings.BASE_DIR,
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.alive():
+            os.killpg(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=5)
+        self.log.close()
+        return self.popen.returncode
+
+
+def manage(*args: str, env: dict[str, str] | None = None) -> Process:
+    return Process([PYTHON, "manage.py", *args], env=env)
+
+
+def celery_worker(*, queue: str, env: dict[str, str] | None = None) -> Process:
+    return Process(
+        [
+            str(BIN_DIR / "celery"),
+            "-A",
+            "site_config",
+            "worker",
+            "--pool=solo",
+            f"--queues={queue}",
+            f"--hostname={queue}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=INFO",
+        ],
+        env=env,
+    )

@@ -1,0 +1,89 @@
+"""/healthz answers for load balancers: 200 when database, cache and broker answer, else 503
+with the failing part named, never a traceback."""
+
+import pytest
+from django.test import override_settings
+
+from site_config.celery import app
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.django_db
+def test_healthz_is_ok_when_every_service_answers(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {name: check["ok"] for name, check in body["checks"].items()} == {
+        "database": True,
+        "cache": True,
+        "broker": True,
+    }
+    assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_healthz_names_an_unreachable_cache(client):
+    unreachable = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": UNREACHABLE_REDIS,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+    with override_settings(CACHES=unreachable):
+        response = client.get("/healthz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["cache"]["ok"] is False
+    assert "Connection" in body["checks"]["cache"]["error"]
+    assert body["checks"]["database"]["ok"] is True
+    assert "Traceback" not in response.content.decode()
+
+
+@pytest.fixture
+def broker_at():
+    """Point the Celery app at another broker for one test, then restore it."""
+    saved = {
+        "broker_url": app.conf.broker_url,
+        "broker_transport_options": app.conf.broker_transport_options,
+    }
+
+    def point(url, options):
+        app.conf.update(broker_url=url, broker_transport_options=options)
+
+    yield point
+    app.conf.update(saved)
+
+
+@pytest.mark.django_db
+def test_healthz_names_an_unreachable_broker(client, broker_at):
+    broker_at(UNREACHABLE_REDIS, {"socket_connect_timeout": 1})
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["broker"]["ok"] is False
+    assert "Connection refused" in body["checks"]["broker"]["error"]
+    assert body["checks"]["cache"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_healthz_names_a_broker_folder_that_is_gone(client, broker_at, tmp_path):
+    missing = tmp_path / "no-such-folder"
+    broker_at("filesystem://localhost/", {"data_folder_in": str(missing)})
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert "no-such-folder" in response.json()["checks"]["broker"]["error"]
+
+
+@pytest.mark.django_db
+def test_healthz_refuses_other_methods(client):
+    assert client.post("/healthz").status_code == 405
