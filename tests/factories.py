@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -23,3 +26,41 @@ class UserFactory(factory.django.DjangoModelFactory):
 class SuperuserFactory(UserFactory):
     is_superuser = True
     is_staff = True
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "mailings.Client"
+
+    owner = factory.SubFactory(UserFactory)
+    email = factory.Sequence(lambda n: f"client{n}@example.org")
+    full_name = factory.Faker("name")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "mailings.Message"
+
+    owner = factory.SubFactory(UserFactory)
+    subject = factory.Sequence(lambda n: f"News #{n}")
+    body = "Hello {full_name},\n\nOur news.\n\nUnsubscribe: {unsubscribe_url}\n"
+
+
+class MailingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "mailings.Mailing"
+        skip_postgeneration_save = True
+
+    owner = factory.SubFactory(UserFactory)
+    message = factory.LazyAttribute(lambda o: MessageFactory(owner=o.owner))
+    start_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    end_at = factory.LazyAttribute(lambda o: o.start_at + timedelta(days=30))
+    periodicity = "daily"
+
+    @factory.post_generation
+    def clients(self, create, extracted, **kwargs):
+        if not create:
+            return
+        if extracted is None:
+            extracted = ClientFactory.create_batch(2, owner=self.owner)
+        self.clients.set(extracted)

@@ -1,0 +1,259 @@
+"""Clients, messages, mailings, and the ledger of their runs (attempts) and recipients
+(deliveries). Invariants that matter live in the database as constraints, indexes and (for
+ownership across tables) triggers, not only in forms."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from mailings.placeholders import placeholder_errors
+
+
+def validate_single_line(value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise ValidationError(_("A subject must be a single line."), code="line_break")
+
+
+def validate_placeholders(value: str) -> None:
+    errors = placeholder_errors(value)
+    if errors:
+        raise ValidationError(errors, code="placeholder")
+
+
+class OwnedQuerySet(models.QuerySet):
+    def owned_by(self, user) -> OwnedQuerySet:
+        return self.filter(owner=user)
+
+
+class Client(models.Model):
+    """Someone who receives mail. Not a user: a client never logs in."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="clients",
+    )
+    email = models.EmailField(_("e-mail address"))
+    full_name = models.CharField(_("full name"), max_length=255)
+    comment = models.TextField(_("comment"), blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["full_name", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                F("owner"),
+                Lower("email"),
+                name="mailings_client_owner_email_ci_unique",
+                violation_error_message=_("You already have a client with this e-mail address."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+    def clean(self) -> None:
+        super().clean()
+        # Header injection guard: a name goes into no header, but reject control characters.
+        if any(ch in self.full_name for ch in "\r\n"):
+            raise ValidationError({"full_name": _("A name must be a single line.")})
+
+
+class Message(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    subject = models.CharField(
+        _("subject"), max_length=255, validators=[validate_single_line, validate_placeholders]
+    )
+    body = models.TextField(
+        _("body"),
+        validators=[validate_placeholders],
+        help_text=_(
+            "Plain text. Placeholders filled for each recipient: {full_name}, {email}, "
+            "{unsubscribe_url}."
+        ),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-updated_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(subject__contains="\n") & ~Q(subject__contains="\r"),
+                name="mailings_message_subject_single_line",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class Mailing(models.Model):
+    class Periodicity(models.TextChoices):
+        ONCE = "once", _("Once")
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        MONTHLY = "monthly", _("Monthly")
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Created")
+        RUNNING = "running", _("Running")
+        FINISHED = "finished", _("Finished")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="mailings",
+    )
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.PROTECT, related_name="mailings"
+    )
+    clients = models.ManyToManyField(
+        Client, verbose_name=_("clients"), related_name="mailings", blank=False
+    )
+    start_at = models.DateTimeField(_("start"))
+    end_at = models.DateTimeField(_("end"))
+    periodicity = models.CharField(
+        _("periodicity"), max_length=10, choices=Periodicity.choices, default=Periodicity.ONCE
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.CREATED, editable=False
+    )
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("mailing")
+        verbose_name_plural = _("mailings")
+        ordering = ["-created_at", "-pk"]
+        permissions = [("disable_mailing", _("Can disable and enable any mailing"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_at__gt=F("start_at")),
+                name="mailings_mailing_end_after_start",
+                violation_error_message=_("The end must be after the start."),
+            ),
+        ]
+        indexes = [
+            # The scheduler's question, "which enabled mailings are due?", reads only this.
+            models.Index(
+                fields=["next_run_at"],
+                condition=Q(is_enabled=True, next_run_at__isnull=False),
+                name="mailings_mailing_due_idx",
+            ),
+            models.Index(fields=["owner", "status"], name="mailings_mailing_owner_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message.subject} ({self.get_periodicity_display()})"
+
+
+class Attempt(models.Model):
+    """One run of a mailing: the slot it was for and what became of it."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("In progress")
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+
+    mailing = models.ForeignKey(
+        Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="attempts"
+    )
+    scheduled_for = models.DateTimeField(_("slot"))
+    attempted_at = models.DateTimeField(_("last try"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.IN_PROGRESS
+    )
+    server_response = models.TextField(_("server response"), blank=True)
+    total = models.PositiveIntegerField(_("recipients"), default=0)
+    sent = models.PositiveIntegerField(_("sent"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
+        ordering = ["-scheduled_for", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailing", "scheduled_for"], name="mailings_attempt_one_per_slot"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["attempted_at"],
+                condition=Q(status="in_progress"),
+                name="mailings_attempt_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailing_id} @ {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+
+class Delivery(models.Model):
+    """One recipient of one run: the per-recipient record of what happened and why."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    attempt = models.ForeignKey(
+        Attempt, verbose_name=_("attempt"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    client = models.ForeignKey(
+        Client, verbose_name=_("client"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    email = models.EmailField(_("e-mail address"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    smtp_code = models.PositiveSmallIntegerField(_("SMTP code"), null=True, blank=True)
+    response = models.TextField(_("server reply"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    tries = models.PositiveSmallIntegerField(_("tries"), default=0)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attempt", "client"], name="mailings_delivery_one_per_client"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["attempt", "status"], name="mailings_delivery_attempt_st"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.get_status_display()}"
