@@ -64,6 +64,10 @@ class Client(models.Model):
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>"
 
+    @property
+    def is_subscribed(self) -> bool:
+        return self.unsubscribed_at is None
+
     def clean(self) -> None:
         super().clean()
         # Header injection guard: a name goes into no header, but reject control characters.
@@ -152,7 +156,9 @@ class Mailing(models.Model):
         verbose_name = _("mailing")
         verbose_name_plural = _("mailings")
         ordering = ["-created_at", "-pk"]
-        permissions = [("disable_mailing", _("Can disable and enable any mailing"))]
+        permissions = [
+            ("moderate_mailing", _("Can see every user's mailings and disable them")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_at__gt=F("start_at")),

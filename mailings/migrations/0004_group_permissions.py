@@ -11,10 +11,10 @@ USERS = {
     "attempt": ("view",),
     "delivery": ("view",),
 }
+# Managers see clients and messages only as part of a mailing they inspect, so they get no
+# Clients or Messages menus: browsing every user's address book is not moderation.
 MANAGERS = {
-    "client": ("view",),
-    "message": ("view",),
-    "mailing": ("view", "disable"),
+    "mailing": ("view", "moderate"),
     "attempt": ("view",),
     "delivery": ("view",),
 }
@@ -58,7 +58,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("mailings", "0003_mailing_disable_permission"),
+        ("mailings", "0003_mailing_moderate_permission"),
         ("accounts", "0002_groups"),
         ("wagtailimages", "0023_add_choose_permissions"),
         ("wagtaildocs", "0011_add_choose_permissions"),

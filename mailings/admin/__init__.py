@@ -1,0 +1,1 @@
+"""The mailings app's Wagtail admin: one viewset per model, grouped under "Mailings"."""

@@ -1,0 +1,108 @@
+"""Attempts (the runs of mailings) in the admin: read-only, with each run's deliveries."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Case, IntegerField, Value, When
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, Table
+from wagtail.permissions import policy_registry
+
+from mailings.admin import scoped
+from mailings.models import Attempt, Delivery, Mailing
+
+INSPECT_ROWS = 500
+
+
+def visible_mailings(request):
+    if request is None:
+        return Mailing.objects.none()
+    return policy_registry.get_by_type(Mailing).instances_user_has_any_permission_for(
+        request.user, ["view"]
+    )
+
+
+class AttemptFilterSet(WagtailFilterSet):
+    mailing = django_filters.ModelChoiceFilter(label=_("Mailing"), queryset=visible_mailings)
+    scheduled_for = django_filters.DateFromToRangeFilter(
+        label=_("Slot"), widget=DateRangePickerWidget
+    )
+
+    class Meta:
+        model = Attempt
+        fields = ["mailing", "status", "scheduled_for"]
+
+
+class AttemptInspectView(scoped.InspectView):
+    template_name = "mailings/attempts/inspect.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Failed first: they are what the owner opens this page for.
+        deliveries = self.object.deliveries.annotate(
+            failed_first=Case(
+                When(status=Delivery.Status.FAILED, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        ).order_by("failed_first", "pk")
+        context.update(
+            attempt=self.object,
+            deliveries_count=deliveries.count(),
+            deliveries_table=Table(
+                [
+                    Column("email", label=_("E-mail address")),
+                    StatusTagColumn("get_status_display", label=_("Status")),
+                    Column("smtp_code", label=_("SMTP code")),
+                    Column("response", label=_("Server reply")),
+                    DateColumn("sent_at", label=_("Sent at")),
+                    Column("tries", label=_("Tries")),
+                ],
+                deliveries[:INSPECT_ROWS],
+            ),
+            inspect_rows=INSPECT_ROWS,
+        )
+        return context
+
+
+class AttemptViewSet(scoped.ScopedModelViewSet):
+    model = Attempt
+    icon = "history"
+    menu_label = _("Attempts")
+    url_prefix = "mailings/attempts"
+    url_namespace = "mailings_attempts"
+    inspect_view_class = AttemptInspectView
+    list_display = [
+        Column("mailing", label=_("Mailing"), sort_key="mailing"),
+        DateColumn("scheduled_for", label=_("Slot"), sort_key="scheduled_for"),
+        DateColumn("attempted_at", label=_("Last try"), sort_key="attempted_at"),
+        StatusTagColumn("get_status_display", label=_("Status"), sort_key="status"),
+        Column("sent", label=_("Sent")),
+        Column("failed", label=_("Failed")),
+        Column("total", label=_("Recipients")),
+        Column("server_response", label=_("Server response")),
+    ]
+    list_export = [
+        "mailing",
+        "scheduled_for",
+        "attempted_at",
+        "status",
+        "sent",
+        "failed",
+        "total",
+        "server_response",
+    ]
+    export_filename = "attempts"
+    filterset_class = AttemptFilterSet
+    ordering = ["-scheduled_for"]
+    list_per_page = 50
+
+    def get_urlpatterns(self):
+        # Runs are made by the scheduler, never by hand: no add, edit or delete.
+        return [
+            path("", self.index_view, name="index"),
+            path("results/", self.index_results_view, name="index_results"),
+            path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
+        ]

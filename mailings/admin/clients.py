@@ -1,0 +1,154 @@
+"""Clients in the admin: listing, search, export, add / edit / delete, CSV import, and the
+JSON search behind the mailing form's client picker."""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.panels import FieldPanel, ObjectList
+from wagtail.admin.ui.tables import BooleanColumn, Column, UpdatedAtColumn
+from wagtail.admin.widgets.button import HeaderButton
+from wagtail.permissions import policy_registry
+
+from mailings.admin import scoped
+from mailings.admin.forms import ClientForm, ClientImportForm
+from mailings.importing import ImportFileError, clients_import
+from mailings.models import Client
+
+SEARCH_LIMIT = 20
+ADD_ALL_LIMIT = 10_000
+
+
+class ClientFilterSet(WagtailFilterSet):
+    subscribed = django_filters.BooleanFilter(
+        label=_("Subscribed"), field_name="unsubscribed_at", lookup_expr="isnull"
+    )
+    created_at = django_filters.DateFromToRangeFilter(
+        label=_("Added"), widget=DateRangePickerWidget
+    )
+
+    class Meta:
+        model = Client
+        fields = ["subscribed", "created_at"]
+
+
+class ClientIndexView(scoped.IndexView):
+    @cached_property
+    def header_buttons(self):
+        buttons = super().header_buttons
+        if self.user_has_permission("add"):
+            buttons = [
+                *buttons,
+                HeaderButton(
+                    _("Import CSV"), url=reverse("mailings_clients:import"), icon_name="upload"
+                ),
+            ]
+        return buttons
+
+
+class ClientImportView(View):
+    """Upload a CSV file; the report lists created, updated, merged and invalid rows."""
+
+    template_name = "mailings/clients/import.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not policy_registry.get_by_type(Client).user_has_permission(request.user, "add"):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
+        return self.render(ClientImportForm())
+
+    def post(self, request):
+        form = ClientImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.render(form, status=400)
+        try:
+            report = clients_import(owner=request.user, file=form.cleaned_data["file"])
+        except ImportFileError as exc:
+            form.add_error("file", str(exc))
+            return self.render(form, status=400)
+        messages.success(
+            request,
+            _("Import finished: %(created)s created, %(updated)s updated, %(invalid)s invalid.")
+            % {"created": report.created, "updated": report.updated, "invalid": report.invalid},
+        )
+        return self.render(ClientImportForm(), report=report)
+
+    def render(self, form, report=None, status=200):
+        return TemplateResponse(
+            self.request,
+            self.template_name,
+            {
+                "form": form,
+                "report": report,
+                "index_url": reverse("mailings_clients:index"),
+                "header_icon": "upload",
+                "page_title": _("Import clients"),
+            },
+            status=status,
+        )
+
+
+class ClientSearchView(View):
+    """JSON for the client picker: the requesting user's own clients only."""
+
+    def get(self, request):
+        clients = policy_registry.get_by_type(Client).instances_user_has_any_permission_for(
+            request.user, ["change"]
+        )
+        query = request.GET.get("q", "").strip()
+        if query:
+            clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
+        clients = clients.filter(unsubscribed_at__isnull=True).order_by("full_name", "email")
+        total = clients.count()
+        limit = ADD_ALL_LIMIT if request.GET.get("all") else SEARCH_LIMIT
+        results = [
+            {"id": client.pk, "label": str(client)}
+            for client in clients.only("pk", "email", "full_name")[:limit]
+        ]
+        return JsonResponse({"results": results, "total": total, "more": total > len(results)})
+
+
+class ClientViewSet(scoped.ScopedModelViewSet):
+    model = Client
+    icon = "group"
+    menu_label = _("Clients")
+    url_prefix = "mailings/clients"
+    url_namespace = "mailings_clients"
+    index_view_class = ClientIndexView
+    list_display = [
+        "full_name",
+        "email",
+        BooleanColumn("is_subscribed", label=_("Subscribed")),
+        Column("comment", label=_("Comment")),
+        UpdatedAtColumn(),
+    ]
+    list_export = ["full_name", "email", "comment", "unsubscribed_at", "created_at"]
+    export_filename = "clients"
+    search_fields = ["email", "full_name", "comment"]
+    search_backend_name = None
+    filterset_class = ClientFilterSet
+    ordering = ["full_name", "email"]
+    list_per_page = 50
+    edit_handler = ObjectList(
+        [FieldPanel("email"), FieldPanel("full_name"), FieldPanel("comment")],
+        base_form_class=ClientForm,
+    )
+    inspect_view_fields = ["full_name", "email", "comment", "unsubscribed_at", "created_at"]
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            path("import/", ClientImportView.as_view(), name="import"),
+            path("search/", ClientSearchView.as_view(), name="search"),
+        ]

@@ -1,0 +1,87 @@
+"""Admin forms. Each knows its user (``for_user``) and offers only that user's rows."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.forms import WagtailAdminModelForm
+
+from mailings.models import Client, Mailing, Message
+
+
+class OwnedForm(WagtailAdminModelForm):
+    """Makes the requesting user the owner of a new row before validation."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.owner_id is None and self.for_user is not None:
+            self.instance.owner = self.for_user
+
+    @property
+    def owner(self):
+        return self.instance.owner
+
+
+class ClientForm(OwnedForm):
+    class Meta:
+        model = Client
+        fields = ["email", "full_name", "comment"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        clash = (
+            Client.objects.filter(owner=self.owner, email__iexact=email)
+            .exclude(pk=self.instance.pk)
+            .exists()
+        )
+        if clash:
+            raise forms.ValidationError(
+                _("You already have a client with the address %(email)s."),
+                code="duplicate",
+                params={"email": email},
+            )
+        return email
+
+
+class MessageForm(OwnedForm):
+    class Meta:
+        model = Message
+        fields = ["subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 16})}
+
+
+class MailingForm(OwnedForm):
+    class Meta:
+        model = Mailing
+        fields = ["message", "clients", "start_at", "end_at", "periodicity", "is_enabled"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the owner's rows are valid choices: someone else's message or client in a
+        # hand-made POST is "not one of the available choices", not a silent link.
+        self.fields["message"].queryset = Message.objects.filter(owner=self.owner)
+        self.fields["clients"].queryset = Client.objects.filter(owner=self.owner)
+
+    def clean(self):
+        cleaned = super().clean()
+        start_at, end_at = cleaned.get("start_at"), cleaned.get("end_at")
+        if start_at and end_at and end_at <= start_at:
+            self.add_error("end_at", _("The end must be after the start."))
+        return cleaned
+
+
+class ClientImportForm(forms.Form):
+    max_bytes = 50 * 1024 * 1024
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.max_bytes:
+            raise forms.ValidationError(
+                _("The file is larger than %(limit)s MB.") % {"limit": self.max_bytes // 2**20}
+            )
+        return upload

@@ -1,0 +1,144 @@
+"""Messages in the admin: listing, add / edit / delete, a preview for a sample client, and
+"send a test to me" through the configured mail server."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from django.views.decorators.http import require_POST
+from wagtail.admin.panels import FieldPanel, ObjectList
+from wagtail.admin.ui.menus import MenuItem
+from wagtail.admin.ui.tables import Column, UpdatedAtColumn
+from wagtail.admin.widgets.button import Button
+from wagtail.permissions import policy_registry
+
+from mailings import composing
+from mailings.admin import scoped
+from mailings.admin.forms import MessageForm
+from mailings.models import Client, Message
+
+
+def preview_url(message: Message) -> str:
+    return reverse("mailings_messages:preview", args=[message.pk])
+
+
+def send_test_url(message: Message) -> str:
+    return reverse("mailings_messages:send_test", args=[message.pk])
+
+
+class MessageIndexView(scoped.IndexView):
+    def get_list_more_buttons(self, instance):
+        return [
+            *super().get_list_more_buttons(instance),
+            MenuItem(_("Preview"), url=preview_url(instance), icon_name="view", priority=15),
+        ]
+
+
+class MessageEditView(scoped.EditView):
+    @cached_property
+    def header_more_buttons(self):
+        return [
+            *super().header_more_buttons,
+            Button(_("Preview"), url=preview_url(self.object), icon_name="view", priority=5),
+        ]
+
+
+class OwnMessageMixin:
+    def get_message(self, request, pk) -> Message:
+        messages_allowed = policy_registry.get_by_type(
+            Message
+        ).instances_user_has_any_permission_for(request.user, ["change"])
+        return get_object_or_404(messages_allowed, pk=pk)
+
+
+class MessagePreviewView(OwnMessageMixin, View):
+    """The message as a client would get it: one of the owner's clients, or a sample."""
+
+    def get(self, request, pk):
+        message = self.get_message(request, pk)
+        clients = Client.objects.filter(owner=message.owner, unsubscribed_at__isnull=True)
+        chosen = request.GET.get("client")
+        client = clients.filter(pk=chosen).first() if chosen and chosen.isdigit() else None
+        client = client or clients.order_by("pk").first()
+        name, email = (
+            (client.full_name, client.email)
+            if client
+            else (composing.SAMPLE_NAME, composing.SAMPLE_EMAIL)
+        )
+        rendered = composing.render(
+            subject=message.subject,
+            body=message.body,
+            values=composing.recipient_values(
+                full_name=name, email=email, unsubscribe_url=composing.example_unsubscribe_url()
+            ),
+        )
+        return TemplateResponse(
+            request,
+            "mailings/messages/preview.html",
+            {
+                "message": message,
+                "rendered": rendered,
+                "recipient": f"{name} <{email}>",
+                "is_sample": client is None,
+                "page_title": _("Preview"),
+                "page_subtitle": message.subject,
+                "header_icon": "view",
+                "edit_url": reverse("mailings_messages:edit", args=[message.pk]),
+                "send_test_url": send_test_url(message),
+                "from_email": settings.DEFAULT_FROM_EMAIL,
+            },
+        )
+
+
+class MessageSendTestView(OwnMessageMixin, View):
+    def post(self, request, pk):
+        message = self.get_message(request, pk)
+        result = composing.send_test(
+            subject=message.subject, body=message.body, to=request.user.email
+        )
+        if result.ok:
+            flash.success(request, _("A test was sent to %(email)s.") % {"email": result.detail})
+        else:
+            flash.error(
+                request,
+                _("The test could not be sent: %(reason)s") % {"reason": result.detail},
+            )
+        return redirect(preview_url(message))
+
+
+class MessageViewSet(scoped.ScopedModelViewSet):
+    model = Message
+    icon = "mail"
+    menu_label = _("Messages")
+    url_prefix = "mailings/messages"
+    url_namespace = "mailings_messages"
+    index_view_class = MessageIndexView
+    edit_view_class = MessageEditView
+    list_display = ["subject", Column("body", label=_("Text")), UpdatedAtColumn()]
+    list_export = ["subject", "body", "created_at", "updated_at"]
+    export_filename = "messages"
+    search_fields = ["subject", "body"]
+    search_backend_name = None
+    ordering = ["-updated_at"]
+    list_per_page = 50
+    edit_handler = ObjectList(
+        [FieldPanel("subject"), FieldPanel("body")], base_form_class=MessageForm
+    )
+    inspect_view_fields = ["subject", "body", "created_at", "updated_at"]
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            path("preview/<int:pk>/", MessagePreviewView.as_view(), name="preview"),
+            path(
+                "send-test/<int:pk>/",
+                require_POST(MessageSendTestView.as_view()),
+                name="send_test",
+            ),
+        ]

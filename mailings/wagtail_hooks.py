@@ -1,0 +1,28 @@
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.viewsets.model import ModelViewSetGroup
+
+from mailings.admin.attempts import AttemptViewSet
+from mailings.admin.clients import ClientViewSet
+from mailings.admin.mailings import MailingViewSet
+from mailings.admin.messages import MessageViewSet
+
+
+class MailingsGroup(ModelViewSetGroup):
+    menu_label = _("Mailings")
+    menu_icon = "mail"
+    menu_order = 100
+    items = (ClientViewSet, MessageViewSet, MailingViewSet, AttemptViewSet)
+
+
+@hooks.register("register_admin_viewset")
+def register_mailings_admin():
+    return MailingsGroup()
+
+
+@hooks.register("construct_main_menu")
+def hide_help_from_non_editors(request, menu_items):
+    # Wagtail's Help menu is about editing pages; users and managers of mailings see only
+    # the Mailings menu.
+    if not request.user.is_superuser:
+        menu_items[:] = [item for item in menu_items if item.name != "help"]
