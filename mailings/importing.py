@@ -61,8 +61,13 @@ class Row:
     comment: str
 
 
+@transaction.atomic
 def clients_import(*, owner, file: IO[bytes], chunk_size: int = CHUNK_SIZE) -> ImportReport:
-    """Create or update ``owner``'s clients from a CSV file; returns what happened per row."""
+    """Create or update ``owner``'s clients from a CSV file; returns what happened per row.
+
+    One transaction: a file that turns out unreadable half-way (bad encoding, broken quoting)
+    raises ``ImportFileError`` and leaves the client list as it was.
+    """
     report = ImportReport()
     seen: set[str] = set()
     for chunk in _chunks(_valid_rows(_read(file, report), report), chunk_size):
@@ -174,7 +179,6 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
-@transaction.atomic
 def _save_chunk(owner, rows: dict[str, Row], repeated: set[str], report: ImportReport) -> None:
     existing = {
         client.email_key: client

@@ -11,7 +11,6 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views import View
-from django.views.decorators.http import require_POST
 from wagtail.admin.panels import FieldPanel, ObjectList
 from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import Column, UpdatedAtColumn
@@ -50,18 +49,20 @@ class MessageEditView(scoped.EditView):
 
 
 class OwnMessageMixin:
-    def get_message(self, request, pk) -> Message:
-        messages_allowed = policy_registry.get_by_type(
-            Message
-        ).instances_user_has_any_permission_for(request.user, ["change"])
-        return get_object_or_404(messages_allowed, pk=pk)
+    """Loads the message before anything else: another user's id is a 404 for any method."""
+
+    def dispatch(self, request, *args, pk, **kwargs):
+        policy = policy_registry.get_by_type(Message)
+        allowed = policy.instances_user_has_any_permission_for(request.user, ["change"])
+        self.message = get_object_or_404(allowed, pk=pk)
+        return super().dispatch(request, *args, **kwargs)
 
 
 class MessagePreviewView(OwnMessageMixin, View):
     """The message as a client would get it: one of the owner's clients, or a sample."""
 
-    def get(self, request, pk):
-        message = self.get_message(request, pk)
+    def get(self, request):
+        message = self.message
         clients = Client.objects.filter(owner=message.owner, unsubscribed_at__isnull=True)
         chosen = request.GET.get("client")
         client = clients.filter(pk=chosen).first() if chosen and chosen.isdigit() else None
@@ -97,8 +98,8 @@ class MessagePreviewView(OwnMessageMixin, View):
 
 
 class MessageSendTestView(OwnMessageMixin, View):
-    def post(self, request, pk):
-        message = self.get_message(request, pk)
+    def post(self, request):
+        message = self.message
         result = composing.send_test(
             subject=message.subject, body=message.body, to=request.user.email
         )
@@ -136,9 +137,5 @@ class MessageViewSet(scoped.ScopedModelViewSet):
         return [
             *super().get_urlpatterns(),
             path("preview/<int:pk>/", MessagePreviewView.as_view(), name="preview"),
-            path(
-                "send-test/<int:pk>/",
-                require_POST(MessageSendTestView.as_view()),
-                name="send_test",
-            ),
+            path("send-test/<int:pk>/", MessageSendTestView.as_view(), name="send_test"),
         ]

@@ -1,0 +1,257 @@
+"""A user in the Users group works through the real admin URLs."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from mailings.models import Client, Mailing, Message
+from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner(client):
+    user = UserFactory(role="Users", email="owner@example.com")
+    client.force_login(user)
+    return user
+
+
+def errors_of(response) -> str:
+    return " ".join(
+        re.findall(r'class="error-message"[^>]*>(.*?)</', response.content.decode(), re.S)
+    )
+
+
+def moment(delta: timedelta) -> str:
+    return timezone.localtime(timezone.now() + delta).strftime("%Y-%m-%d %H:%M")
+
+
+def test_a_user_sees_only_the_mailings_menu(client, owner):
+    html = client.get("/admin/").content.decode()
+
+    menu = re.search(r'id="wagtail-sidebar-props"[^>]*>(.*?)</script>', html, re.S).group(1)
+    assert '"Mailings"' in menu
+    for hidden in (
+        '"Pages"',
+        '"Images"',
+        '"Documents"',
+        '"Snippets"',
+        '"Reports"',
+        '"Help"',
+        '"Settings"',
+    ):
+        assert hidden not in menu, hidden
+    for label in ("Clients", "Messages", "Attempts"):
+        assert f'"{label}"' in menu
+
+
+def test_client_add_edit_delete(client, owner):
+    response = client.post(
+        "/admin/mailings/clients/add/",
+        {"email": "ann@example.org", "full_name": "Ann Archer", "comment": "met at the fair"},
+    )
+    assert response.status_code == 302, errors_of(response)
+    ann = Client.objects.get(owner=owner)
+    assert (ann.email, ann.full_name, ann.comment) == (
+        "ann@example.org",
+        "Ann Archer",
+        "met at the fair",
+    )
+
+    response = client.post(
+        f"/admin/mailings/clients/edit/{ann.pk}/",
+        {"email": "ann@example.org", "full_name": "Ann B. Archer", "comment": ""},
+    )
+    assert response.status_code == 302, errors_of(response)
+    ann.refresh_from_db()
+    assert ann.full_name == "Ann B. Archer"
+
+    assert client.get(f"/admin/mailings/clients/delete/{ann.pk}/").status_code == 200
+    assert client.post(f"/admin/mailings/clients/delete/{ann.pk}/").status_code == 302
+    assert not Client.objects.filter(pk=ann.pk).exists()
+
+
+def test_message_add_edit_delete(client, owner):
+    response = client.post(
+        "/admin/mailings/messages/add/",
+        {"subject": "Autumn news for {full_name}", "body": "Hello {full_name}!\n{unsubscribe_url}"},
+    )
+    assert response.status_code == 302, errors_of(response)
+    message = Message.objects.get(owner=owner)
+
+    response = client.post(
+        f"/admin/mailings/messages/edit/{message.pk}/",
+        {"subject": "Winter news", "body": "Hello {full_name}!"},
+    )
+    assert response.status_code == 302, errors_of(response)
+    message.refresh_from_db()
+    assert message.subject == "Winter news"
+
+    assert client.post(f"/admin/mailings/messages/delete/{message.pk}/").status_code == 302
+    assert not Message.objects.filter(pk=message.pk).exists()
+
+
+def test_mailing_add_edit_delete(client, owner):
+    message = MessageFactory(owner=owner)
+    clients = ClientFactory.create_batch(3, owner=owner)
+
+    response = client.post(
+        "/admin/mailings/mailings/add/",
+        {
+            "message": message.pk,
+            "clients": [c.pk for c in clients[:2]],
+            "start_at": moment(timedelta(days=1)),
+            "end_at": moment(timedelta(days=30)),
+            "periodicity": "weekly",
+            "is_enabled": "on",
+        },
+    )
+    assert response.status_code == 302, errors_of(response)
+    mailing = Mailing.objects.get(owner=owner)
+    assert mailing.periodicity == "weekly"
+    assert set(mailing.clients.all()) == set(clients[:2])
+
+    response = client.post(
+        f"/admin/mailings/mailings/edit/{mailing.pk}/",
+        {
+            "message": message.pk,
+            "clients": [c.pk for c in clients],
+            "start_at": moment(timedelta(days=1)),
+            "end_at": moment(timedelta(days=60)),
+            "periodicity": "monthly",
+        },
+    )
+    assert response.status_code == 302, errors_of(response)
+    mailing.refresh_from_db()
+    assert mailing.periodicity == "monthly"
+    assert mailing.is_enabled is False
+    assert mailing.clients.count() == 3
+
+    inspect = client.get(f"/admin/mailings/mailings/inspect/{mailing.pk}/").content.decode()
+    assert message.subject in inspect
+    assert all(c.email in inspect for c in clients)
+
+    assert client.post(f"/admin/mailings/mailings/delete/{mailing.pk}/").status_code == 302
+    assert not Mailing.objects.filter(pk=mailing.pk).exists()
+
+
+def test_listing_search_filter_and_export(client, owner):
+    ClientFactory(owner=owner, email="findme@example.org", full_name="Findable")
+    ClientFactory(
+        owner=owner, email="other@example.org", full_name="Someone", unsubscribed_at=timezone.now()
+    )
+
+    found = client.get("/admin/mailings/clients/?q=findme").content.decode()
+    subscribed = client.get("/admin/mailings/clients/?subscribed=true").content.decode()
+    csv = b"".join(client.get("/admin/mailings/clients/?export=csv")).decode()
+    xlsx = client.get("/admin/mailings/clients/?export=xlsx")
+
+    assert "findme@example.org" in found and "other@example.org" not in found
+    assert "findme@example.org" in subscribed and "other@example.org" not in subscribed
+    assert "findme@example.org" in csv and "other@example.org" in csv
+    assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+
+
+def test_csv_import_reports_good_duplicate_and_broken_rows(client, owner):
+    ClientFactory(owner=owner, email="known@example.org", full_name="Known")
+    content = (
+        "email;full_name;comment\n"
+        "new@example.org;New Person;\n"
+        "KNOWN@example.org;Known Updated;\n"
+        "new@example.org;New Person Again;dup\n"
+        "broken-address;Broken;\n"
+    ).encode("utf-8-sig")
+
+    response = client.post(
+        "/admin/mailings/clients/import/",
+        {"file": SimpleUploadedFile("clients.csv", content, content_type="text/csv")},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "1 client created" in html
+    assert "1 client updated" in html
+    assert "1 duplicate row merged" in html
+    assert "1 invalid row skipped" in html
+    assert "<td>5</td>" in html and "broken-address" in html
+    assert Client.objects.get(owner=owner, email="new@example.org").comment == "dup"
+    assert Client.objects.get(owner=owner, email="known@example.org").full_name == "Known Updated"
+
+
+def test_csv_import_of_an_unreadable_file_is_a_form_error(client, owner):
+    response = client.post(
+        "/admin/mailings/clients/import/",
+        {"file": SimpleUploadedFile("c.csv", b"name,phone\nAnn,1\n", content_type="text/csv")},
+    )
+
+    assert response.status_code == 400
+    assert "&#x27;email&#x27; column" in response.content.decode()
+    assert not Client.objects.filter(owner=owner).exists()
+
+
+def test_message_preview_is_rendered_for_a_client(client, owner):
+    ClientFactory(owner=owner, email="ann@example.org", full_name="Ann Archer")
+    message = MessageFactory(
+        owner=owner, subject="News for {full_name}", body="Dear {full_name} <{email}>"
+    )
+
+    html = client.get(f"/admin/mailings/messages/preview/{message.pk}/").content.decode()
+
+    assert "News for Ann Archer" in html
+    assert "Dear Ann Archer &lt;ann@example.org&gt;" in html
+
+
+def test_send_a_test_to_me_goes_through_the_mail_server(client, owner, smtp_server):
+    message = MessageFactory(owner=owner, subject="Hello {full_name}", body="Body for {email}")
+
+    response = client.post(f"/admin/mailings/messages/send-test/{message.pk}/", follow=True)
+
+    assert "A test was sent to owner@example.com" in response.content.decode()
+    (received,) = smtp_server.received
+    assert received.rcpt_tos == ["owner@example.com"]
+    assert received.message["Subject"].startswith("[Test] Hello")
+    assert "Body for owner@example.com" in received.message.get_content()
+
+
+def test_send_a_test_reports_a_mail_server_that_is_down(client, owner, settings):
+    from tests.support.processes import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    message = MessageFactory(owner=owner)
+
+    response = client.post(f"/admin/mailings/messages/send-test/{message.pk}/", follow=True)
+
+    assert response.status_code == 200
+    assert "The test could not be sent" in response.content.decode()
+    assert (
+        "Connection refused" in response.content.decode()
+        or "Errno 111" in response.content.decode()
+    )
+
+
+def test_a_manager_sees_every_mailing_read_only(client):
+    manager = UserFactory(role="Managers")
+    theirs = MailingFactory(owner=UserFactory(role="Users", email="shop@example.com"))
+    client.force_login(manager)
+
+    listing = client.get("/admin/mailings/mailings/").content.decode()
+    inspect = client.get(f"/admin/mailings/mailings/inspect/{theirs.pk}/")
+    edit = client.get(f"/admin/mailings/mailings/edit/{theirs.pk}/")
+    delete = client.post(f"/admin/mailings/mailings/delete/{theirs.pk}/")
+    add = client.get("/admin/mailings/mailings/add/")
+    clients_listing = client.get("/admin/mailings/clients/")
+
+    assert theirs.message.subject in listing
+    assert "Owner" in listing
+    assert inspect.status_code == 200
+    assert all(c.email in inspect.content.decode() for c in theirs.clients.all())
+    for denied in (edit, delete, add, clients_listing):
+        assert denied.status_code in (302, 403, 404)
+        if denied.status_code == 302:  # Wagtail's "no permission": back to the dashboard
+            assert denied["Location"].rstrip("/").endswith("/admin")
+    assert Mailing.objects.filter(pk=theirs.pk).exists()

@@ -1,0 +1,135 @@
+"""Bad input is a clear form error on the field it concerns, and nothing is saved."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mailings.models import Client, Mailing, Message
+from tests.factories import ClientFactory, MessageFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner(client):
+    user = UserFactory(role="Users")
+    client.force_login(user)
+    return user
+
+
+def post(client, path, data):
+    response = client.post(path, data)
+    assert response.status_code == 200, "expected the form back with errors"
+    return response.content.decode()
+
+
+def test_end_before_start_is_an_error_on_the_end(client, owner):
+    message, recipient = MessageFactory(owner=owner), ClientFactory(owner=owner)
+    start = timezone.localtime() + timedelta(days=2)
+
+    html = post(
+        client,
+        "/admin/mailings/mailings/add/",
+        {
+            "message": message.pk,
+            "clients": [recipient.pk],
+            "start_at": start.strftime("%Y-%m-%d %H:%M"),
+            "end_at": (start - timedelta(days=1)).strftime("%Y-%m-%d %H:%M"),
+            "periodicity": "daily",
+        },
+    )
+
+    assert "The end must be after the start." in html
+    assert not Mailing.objects.exists()
+
+
+def test_a_mailing_needs_clients(client, owner):
+    start = timezone.localtime() + timedelta(days=2)
+
+    html = post(
+        client,
+        "/admin/mailings/mailings/add/",
+        {
+            "message": MessageFactory(owner=owner).pk,
+            "start_at": start.strftime("%Y-%m-%d %H:%M"),
+            "end_at": (start + timedelta(days=1)).strftime("%Y-%m-%d %H:%M"),
+            "periodicity": "once",
+        },
+    )
+
+    assert "This field is required." in html
+    assert not Mailing.objects.exists()
+
+
+def test_malformed_email_is_an_error(client, owner):
+    html = post(
+        client, "/admin/mailings/clients/add/", {"email": "ann@@example", "full_name": "Ann"}
+    )
+
+    assert "Enter a valid email address." in html
+    assert not Client.objects.exists()
+
+
+def test_same_email_in_another_case_is_an_error(client, owner):
+    ClientFactory(owner=owner, email="ann@example.org")
+
+    html = post(
+        client, "/admin/mailings/clients/add/", {"email": "ANN@Example.ORG", "full_name": "Ann"}
+    )
+
+    assert "You already have a client with the address ANN@Example.ORG." in html
+    assert Client.objects.count() == 1
+
+
+def test_editing_a_client_to_a_taken_address_is_an_error(client, owner):
+    ClientFactory(owner=owner, email="ann@example.org")
+    bob = ClientFactory(owner=owner, email="bob@example.org")
+
+    html = post(
+        client,
+        f"/admin/mailings/clients/edit/{bob.pk}/",
+        {"email": "Ann@example.org", "full_name": "Bob"},
+    )
+
+    assert "You already have a client with the address" in html
+    bob.refresh_from_db()
+    assert bob.email == "bob@example.org"
+
+
+def test_the_same_address_is_fine_for_another_owner(client, owner):
+    ClientFactory(owner=UserFactory(), email="ann@example.org")
+
+    response = client.post(
+        "/admin/mailings/clients/add/", {"email": "ann@example.org", "full_name": "Ann"}
+    )
+
+    assert response.status_code == 302
+    assert Client.objects.filter(owner=owner).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "expected"),
+    [
+        ("Hi {first_name}", "Body", "Unknown placeholder {first_name}"),
+        ("Hi", "Dear {full_name}, see {url}", "Unknown placeholder {url}"),
+        ("Hi", "Price: {", "Malformed placeholder"),
+        ("Hi", "{email!r}", "Malformed placeholder {email!r}"),
+    ],
+)
+def test_unknown_or_malformed_placeholders_are_named(client, owner, subject, body, expected):
+    html = post(client, "/admin/mailings/messages/add/", {"subject": subject, "body": body})
+
+    assert expected in html
+    assert not Message.objects.exists()
+
+
+def test_a_line_break_in_a_subject_is_an_error(client, owner):
+    html = post(
+        client,
+        "/admin/mailings/messages/add/",
+        {"subject": "News\r\nBcc: everyone@example.org", "body": "Body"},
+    )
+
+    assert "A subject must be a single line." in html
+    assert not Message.objects.exists()
