@@ -42,7 +42,7 @@
                 item.append(' ', remove);
                 chosen.append(item);
             });
-            summary.textContent = options.length + ' ✓';
+            summary.textContent = (root.dataset.chosenLabel || 'Chosen clients:') + ' ' + options.length;
         }
 
         function add(client) {
@@ -79,7 +79,7 @@
                 item.append(button);
                 results.append(item);
             });
-            if (data.more) results.append(text('li', '… ' + data.total, 'help'));
+            if (data.more) results.append(text('li', data.total + ' ' + (root.dataset.moreLabel || ''), 'help'));
             addAll.hidden = data.total === 0;
         }
 
