@@ -7,6 +7,7 @@ from wagtail.models import Page, Revision
 from accounts.demo import DEMO_USERS
 from accounts.models import User
 from blog.models import BlogIndexPage, BlogPage
+from mailings.models import Client, Mailing, Message
 
 
 def counts():
@@ -17,6 +18,10 @@ def counts():
         "images": Image.objects.count(),
         "revisions": Revision.objects.count(),
         "memberships": User.groups.through.objects.count(),
+        "clients": Client.objects.count(),
+        "messages": Message.objects.count(),
+        "mailings": Mailing.objects.count(),
+        "mailing_clients": Mailing.clients.through.objects.count(),
     }
 
 
@@ -31,6 +36,10 @@ def test_seed_demo_twice_creates_nothing_twice(client):
     assert first["posts"] >= 3
     assert BlogIndexPage.objects.get().url == "/blog/"
     assert all(post.image_id for post in BlogPage.objects.all())
+    assert first["mailings"] >= 2
+    for mailing in Mailing.objects.all():
+        assert mailing.clients.exclude(owner=mailing.owner).count() == 0
+        assert mailing.message.owner_id == mailing.owner_id
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from accounts.demo import seed_demo_users
 from blog.demo import seed_demo_blog
+from mailings.demo import seed_demo_mailings
 
 
 class Command(BaseCommand):
@@ -18,11 +19,12 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = seed_demo_users()
             blog = seed_demo_blog()
+            mailings = seed_demo_mailings()
 
         created_users = sum(1 for _, created in users if created)
         self.stdout.write(
             f"Demo data: {created_users} user(s), {blog['index']} blog index, "
-            f"{blog['posts']} post(s) created; the rest already existed."
+            f"{blog['posts']} post(s), {mailings} mailing(s) created; the rest already existed."
         )
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"  Site:  {settings.SITE_URL}/"))

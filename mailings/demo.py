@@ -1,0 +1,86 @@
+"""Demo clients, messages and mailings for the demo users (see accounts.demo)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from accounts.models import User
+from mailings.models import Client, Mailing, Message
+
+DEMO_BOOK = {
+    "alice@example.com": {
+        "clients": [
+            ("anna.petrova@example.org", "Anna Petrova"),
+            ("boris.ivanov@example.org", "Boris Ivanov"),
+            ("chen.li@example.org", "Chen Li"),
+            ("dana.white@example.org", "Dana White"),
+            ("emil.novak@example.org", "Emil Novak"),
+            ("fatima.khan@example.org", "Fatima Khan"),
+        ],
+        "messages": [
+            (
+                "Fresh bread every morning, {full_name}",
+                "Hello {full_name},\n\nOur bakery now opens at 7:00. Come and try the new "
+                "rye loaf.\n\nAlice's Bakery\n\nTo stop these e-mails: {unsubscribe_url}\n",
+            ),
+            (
+                "This month at Alice's Bakery",
+                "Dear {full_name},\n\nHere is what is new this month.\n\n"
+                "Unsubscribe: {unsubscribe_url}\n",
+            ),
+        ],
+        "mailings": [(0, "daily", 1, 14), (1, "monthly", 2, 180)],
+    },
+    "bob@example.com": {
+        "clients": [
+            ("gina.rossi@example.org", "Gina Rossi"),
+            ("hugo.martin@example.org", "Hugo Martin"),
+            ("irina.sokolova@example.org", "Irina Sokolova"),
+        ],
+        "messages": [
+            (
+                "Bob's bikes: the weekly service slot",
+                "Hi {full_name},\n\nBook your bike's service for next week.\n\n"
+                "Unsubscribe: {unsubscribe_url}\n",
+            ),
+        ],
+        "mailings": [(0, "weekly", 3, 90)],
+    },
+}
+
+
+def seed_demo_mailings() -> int:
+    """Create what is missing of each demo user's book; returns how many mailings it made."""
+    created = 0
+    now = timezone.now().replace(second=0, microsecond=0)
+    for email, book in DEMO_BOOK.items():
+        owner = User.objects.filter(email__iexact=email).first()
+        if owner is None:
+            continue
+        clients = [
+            Client.objects.get_or_create(
+                owner=owner, email=address, defaults={"full_name": full_name}
+            )[0]
+            for address, full_name in book["clients"]
+        ]
+        messages = [
+            Message.objects.get_or_create(owner=owner, subject=subject, defaults={"body": body})[0]
+            for subject, body in book["messages"]
+        ]
+        for message_index, periodicity, start_in_days, days in book["mailings"]:
+            message = messages[message_index]
+            if Mailing.objects.filter(owner=owner, message=message).exists():
+                continue
+            start_at = now + timedelta(days=start_in_days)
+            mailing = Mailing.objects.create(
+                owner=owner,
+                message=message,
+                periodicity=periodicity,
+                start_at=start_at,
+                end_at=start_at + timedelta(days=days),
+            )
+            mailing.clients.set(clients)
+            created += 1
+    return created
