@@ -5,11 +5,13 @@ ownership across tables) triggers, not only in forms."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from wagtail.models.audit_log import BaseLogEntry, BaseLogEntryManager
 
 from mailings.placeholders import placeholder_errors
 
@@ -263,3 +265,63 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email}: {self.get_status_display()}"
+
+
+class MailingsLogEntryManager(BaseLogEntryManager):
+    def log_action(self, instance, action, **kwargs):
+        from mailings.permissions import owner_id_of
+
+        kwargs.update(object_id=str(instance.pk), owner_id=owner_id_of(instance))
+        return super().log_action(instance, action, **kwargs)
+
+    def for_instance(self, instance):
+        return self.filter(
+            content_type=ContentType.objects.get_for_model(instance, for_concrete_model=False),
+            object_id=str(instance.pk),
+        )
+
+    def viewable_by_user(self, user):
+        # Wagtail shows a log entry to anyone with a permission on its model; here an entry
+        # names a client or a message, so it is shown to its owner, and moderators also see
+        # the entries of mailings and their runs. (Wagtail's own implementation caches the
+        # allowed content types on the user across log models, so it is not reused here.)
+        from mailings.permissions import MODERATE_PERMISSION
+
+        if user.is_superuser:
+            return self.all()
+        if not user.is_active:
+            return self.none()
+        types = ContentType.objects.get_for_models(Client, Message, Mailing, Attempt, Delivery)
+        allowed = [
+            content_type
+            for model, content_type in types.items()
+            if any(
+                user.has_perm(f"mailings.{action}_{model._meta.model_name}")
+                for action in ("add", "change", "delete", "view")
+            )
+        ]
+        visible = Q(owner=user)
+        if user.has_perm(MODERATE_PERMISSION):
+            visible |= Q(content_type__in=[types[Mailing], types[Attempt], types[Delivery]])
+        return self.filter(visible, content_type__in=allowed)
+
+
+class MailingsLogEntry(BaseLogEntry):
+    """Audit log of the mailings app: Wagtail's model log entry, plus who owns the object."""
+
+    object_id = models.CharField(max_length=255, db_index=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+
+    objects = MailingsLogEntryManager()
+
+    class Meta(BaseLogEntry.Meta):
+        ordering = ["-timestamp", "-id"]
+        verbose_name = _("mailings log entry")
+        verbose_name_plural = _("mailings log entries")

@@ -6,6 +6,7 @@ from mailings.admin.attempts import AttemptViewSet
 from mailings.admin.clients import ClientViewSet
 from mailings.admin.mailings import MailingViewSet
 from mailings.admin.messages import MessageViewSet
+from mailings.models import Attempt, Client, Delivery, Mailing, MailingsLogEntry, Message
 
 
 class MailingsGroup(ModelViewSetGroup):
@@ -18,6 +19,12 @@ class MailingsGroup(ModelViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_mailings_admin():
     return MailingsGroup()
+
+
+@hooks.register("register_log_actions")
+def log_mailings_with_their_owner(actions):
+    for model in (Client, Message, Mailing, Attempt, Delivery):
+        actions.register_model(model, MailingsLogEntry)
 
 
 @hooks.register("construct_main_menu")

@@ -2,9 +2,11 @@
 response carries their data, and nothing of theirs changes."""
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
-from mailings.models import Attempt, Client, Delivery, Mailing, Message
+from mailings.models import Attempt, Delivery, Mailing, Message
+from mailings.models import Client as MailingClient
 from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +41,7 @@ def mallory(client):
 
 def snapshot():
     return {
-        "clients": list(Client.objects.values().order_by("pk")),
+        "clients": list(MailingClient.objects.values().order_by("pk")),
         "messages": list(Message.objects.values().order_by("pk")),
         "mailings": list(Mailing.objects.values().order_by("pk")),
         "links": list(Mailing.clients.through.objects.values().order_by("pk")),
@@ -166,3 +168,53 @@ def test_the_owner_still_sees_everything_of_theirs(client, alice_data):
     assert MARKERS[1] in client.get(PREFIX["message"]).content.decode()
     assert client.get(f"{PREFIX['attempt']}inspect/{alice_data['attempt'].pk}/").status_code == 200
     assert MARKERS[0].encode() in b"".join(client.get(PREFIX["client"] + "?export=csv"))
+
+
+def test_the_audit_log_shows_no_one_elses_entries(client, alice_data):
+    alice = alice_data["client"].owner
+    client.force_login(alice)
+    client.post(
+        PREFIX["client"] + "add/",
+        {"email": "logged-secret@alice.example", "full_name": "Logged Secret"},
+    )
+    client.post(
+        f"{PREFIX['message']}edit/{alice_data['message'].pk}/",
+        {"subject": MARKERS[1], "body": "edited"},
+    )
+    own_history = client.get("/admin/reports/site-history/").content.decode()
+    assert "Logged Secret" in own_history
+
+    intruder = Client()  # another person, another browser
+    intruder.force_login(UserFactory(role="Users"))
+    for url in ("/admin/reports/site-history/", "/admin/reports/site-history/results/"):
+        response = intruder.get(url)
+        assert "Logged Secret" not in response.content.decode()
+        assert_no_markers(response)
+
+
+def test_a_manager_sees_mailing_entries_but_not_address_books(client, alice_data):
+    alice = alice_data["client"].owner
+    client.force_login(alice)
+    client.post(
+        PREFIX["client"] + "add/",
+        {"email": "logged-secret@alice.example", "full_name": "Logged Secret"},
+    )
+    mailing = alice_data["mailing"]
+    client.post(
+        f"{PREFIX['mailing']}edit/{mailing.pk}/",
+        {
+            "message": mailing.message_id,
+            "clients": [alice_data["client"].pk],
+            "start_at": mailing.start_at.strftime("%Y-%m-%d %H:%M"),
+            "end_at": mailing.end_at.strftime("%Y-%m-%d %H:%M"),
+            "periodicity": "weekly",
+            "is_enabled": "on",
+        },
+    )
+
+    manager = Client()
+    manager.force_login(UserFactory(role="Managers"))
+    history = manager.get("/admin/reports/site-history/").content.decode()
+
+    assert "Logged Secret" not in history
+    assert f"{mailing.message.subject} (Weekly)" in history

@@ -148,6 +148,8 @@ WAGTAIL_SITE_NAME = env_str("WAGTAIL_SITE_NAME", "Mailing service")
 WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAIL_I18N_ENABLED = False
+# Self-hosted means no calls to third parties: no Gravatar avatars in the admin.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAILIMAGES_MAX_UPLOAD_SIZE = 10 * 1024 * 1024
 WAGTAILDOCS_EXTENSIONS = ["csv", "pdf", "txt", "xlsx"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
