@@ -202,6 +202,11 @@ class Attempt(models.Model):
     total = models.PositiveIntegerField(_("recipients"), default=0)
     sent = models.PositiveIntegerField(_("sent"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    retries = models.PositiveSmallIntegerField(_("retries"), default=0)
+    # Until when a worker owns the run (or, after a temporary failure, when to try again).
+    # The scheduler tick re-enqueues unfinished runs whose lease ran out.
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
@@ -216,7 +221,7 @@ class Attempt(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["attempted_at"],
+                fields=["lease_until"],
                 condition=Q(status="in_progress"),
                 name="mailings_attempt_open_idx",
             ),
@@ -224,6 +229,11 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailing_id} @ {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+    @property
+    def progress_percent(self) -> int:
+        done = self.sent + self.failed + self.skipped
+        return 100 if not self.total else min(100, round(100 * done / self.total))
 
 
 class Delivery(models.Model):
@@ -249,6 +259,8 @@ class Delivery(models.Model):
     response = models.TextField(_("server reply"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     tries = models.PositiveSmallIntegerField(_("tries"), default=0)
+    # Claimed by a worker until then, or (after a temporary refusal) not to be tried before.
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")

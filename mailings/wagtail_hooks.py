@@ -25,6 +25,9 @@ def register_mailings_admin():
 def log_mailings_with_their_owner(actions):
     for model in (Client, Message, Mailing, Attempt, Delivery):
         actions.register_model(model, MailingsLogEntry)
+    actions.register_action("mailings.send_now", _("Send now"), _("Mailing sent now"))
+    actions.register_action("mailings.disable", _("Disable mailing"), _("Mailing disabled"))
+    actions.register_action("mailings.enable", _("Enable mailing"), _("Mailing enabled"))
 
 
 @hooks.register("construct_main_menu")

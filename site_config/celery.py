@@ -14,9 +14,24 @@ app.autodiscover_tasks()
 
 HEARTBEAT_CACHE_KEY = "celery:heartbeat"
 
-app.conf.beat_schedule = {
-    "heartbeat": {"task": "site_config.heartbeat", "schedule": 30.0},
-}
+
+def _beat_schedule() -> dict:
+    from django.conf import settings
+
+    return {
+        "heartbeat": {"task": "site_config.heartbeat", "schedule": 30.0},
+        "dispatch-due-mailings": {
+            "task": "mailings.tasks.dispatch_due",
+            "schedule": float(settings.MAILINGS_DISPATCH_INTERVAL),
+            # A tick that waited longer than an interval is superseded by the next one.
+            "options": {"expires": float(settings.MAILINGS_DISPATCH_INTERVAL)},
+        },
+    }
+
+
+@app.on_after_configure.connect
+def _set_beat_schedule(sender, **kwargs) -> None:
+    sender.conf.beat_schedule = _beat_schedule()
 
 
 @app.task(name="site_config.heartbeat", ignore_result=True)

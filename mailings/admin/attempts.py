@@ -79,6 +79,7 @@ class AttemptViewSet(scoped.ScopedModelViewSet):
         DateColumn("scheduled_for", label=_("Slot"), sort_key="scheduled_for"),
         DateColumn("attempted_at", label=_("Last try"), sort_key="attempted_at"),
         StatusTagColumn("get_status_display", label=_("Status"), sort_key="status"),
+        Column("progress_percent", label=_("Progress %")),
         Column("sent", label=_("Sent")),
         Column("failed", label=_("Failed")),
         Column("total", label=_("Recipients")),

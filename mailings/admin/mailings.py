@@ -4,10 +4,12 @@ read-only. The inspect page shows the message, the clients, the schedule and the
 from __future__ import annotations
 
 import django_filters
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, ObjectList
+from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import (
     BooleanColumn,
     Column,
@@ -16,8 +18,11 @@ from wagtail.admin.ui.tables import (
     Table,
     TitleColumn,
 )
+from wagtail.admin.widgets.button import HeaderButton
 
+from mailings import dispatching
 from mailings.admin import scoped
+from mailings.admin.actions import DisableView, EnableView, SendNowView, mailings_user_may
 from mailings.admin.forms import MailingForm
 from mailings.admin.widgets import ClientPicker
 from mailings.models import Mailing
@@ -33,8 +38,61 @@ class MailingFilterSet(WagtailFilterSet):
         fields = ["status", "periodicity", "is_enabled", "start_at"]
 
 
+def action_buttons(user, mailing, *, menu: bool):
+    """Send now / Disable / Enable, for whoever may do them to this mailing."""
+    make = MenuItem if menu else HeaderButton
+    buttons = []
+    if mailings_user_may(user, "change").filter(pk=mailing.pk).exists():
+        buttons.append(
+            make(
+                _("Send now"),
+                url=reverse("mailings_mailings:send_now", args=[mailing.pk]),
+                icon_name="mail",
+            )
+        )
+    if mailings_user_may(user, "moderate").filter(pk=mailing.pk).exists():
+        name, label = ("disable", _("Disable")) if mailing.is_enabled else ("enable", _("Enable"))
+        buttons.append(
+            make(
+                label,
+                url=reverse(f"mailings_mailings:{name}", args=[mailing.pk]),
+                icon_name="cross" if mailing.is_enabled else "tick",
+            )
+        )
+    return buttons
+
+
+class MailingIndexView(scoped.IndexView):
+    def get_list_more_buttons(self, instance):
+        return [
+            *super().get_list_more_buttons(instance),
+            *action_buttons(self.request.user, instance, menu=True),
+        ]
+
+
+class MailingCreateView(scoped.CreateView):
+    def save_instance(self):
+        mailing = super().save_instance()
+        dispatching.mailing_saved(mailing)
+        return mailing
+
+
+class MailingEditView(scoped.EditView):
+    def save_instance(self):
+        mailing = super().save_instance()
+        dispatching.mailing_saved(mailing)
+        return mailing
+
+
 class MailingInspectView(scoped.InspectView):
     template_name = "mailings/mailings/inspect.html"
+
+    @cached_property
+    def header_buttons(self):
+        return [
+            *super().header_buttons,
+            *action_buttons(self.request.user, self.object, menu=False),
+        ]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -82,6 +140,9 @@ class MailingViewSet(scoped.ScopedModelViewSet):
     menu_label = _("Mailings")
     url_prefix = "mailings/mailings"
     url_namespace = "mailings_mailings"
+    index_view_class = MailingIndexView
+    add_view_class = MailingCreateView
+    edit_view_class = MailingEditView
     inspect_view_class = MailingInspectView
     list_display = [
         "__str__",
@@ -118,3 +179,11 @@ class MailingViewSet(scoped.ScopedModelViewSet):
         ],
         base_form_class=MailingForm,
     )
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            path("send-now/<int:pk>/", SendNowView.as_view(), name="send_now"),
+            path("disable/<int:pk>/", DisableView.as_view(), name="disable"),
+            path("enable/<int:pk>/", EnableView.as_view(), name="enable"),
+        ]

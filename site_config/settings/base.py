@@ -161,6 +161,15 @@ DEMO_DATA_ALLOWED = True
 MAILINGS_DISPATCH_INTERVAL = env_int("MAILINGS_DISPATCH_INTERVAL", 10)
 MAILINGS_RATE_LIMIT = env_float("MAILINGS_RATE_LIMIT", 0.0)  # messages per second, 0 = none
 MAILINGS_RETRY_MAX_DELAY = env_int("MAILINGS_RETRY_MAX_DELAY", 1800)
+MAILINGS_RETRY_BASE_DELAY = env_int("MAILINGS_RETRY_BASE_DELAY", 30)
+MAILINGS_MAX_TRIES = env_int("MAILINGS_MAX_TRIES", 5)  # per delivery, and per run's connection
+MAILINGS_CHUNK_SIZE = env_int("MAILINGS_CHUNK_SIZE", 100)  # deliveries claimed at a time
+MAILINGS_FLUSH_EVERY = env_int("MAILINGS_FLUSH_EVERY", 20)  # results written in bulk
+MAILINGS_LEASE_SECONDS = env_int("MAILINGS_LEASE_SECONDS", 120)
+MAILINGS_WORK_BUDGET = env_int("MAILINGS_WORK_BUDGET", 60)  # seconds a task sends, then requeues
+MAILINGS_PARALLELISM = env_int("MAILINGS_PARALLELISM", 2)  # chunk tasks sharing one run
+MAILINGS_BREAKER_THRESHOLD = env_int("MAILINGS_BREAKER_THRESHOLD", 5)
+MAILINGS_BREAKER_COOLDOWN = env_int("MAILINGS_BREAKER_COOLDOWN", 60)
 HOME_COUNTERS_TTL = env_int("HOME_COUNTERS_TTL", 60)
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+"""When a mailing goes out: pure functions of its start, end and periodicity. No ORM.
+
+A mailing's slots are ``start_at`` and then every day, week or month after it, while they are
+before ``end_at``. Slots are computed from ``start_at`` on the wall clock of the site's time
+zone, each from the start rather than from the previous slot, so they never drift:
+
+- a daily 09:00 mailing stays at 09:00 local time across daylight-saving changes;
+- a monthly mailing that starts on the 31st goes out on the last day of shorter months
+  (30 April, 28 or 29 February) and on the 31st again when a month has one;
+- a wall-clock time that does not exist on a day (the hour skipped when clocks go forward)
+  is read with the offset before the change, i.e. one hour later on the new clock; a time
+  that happens twice (clocks going back) is its first occurrence.
+
+After downtime, only the latest slot that has come is sent (``latest_slot``), not one run for
+every missed slot.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
+
+ONCE, DAILY, WEEKLY, MONTHLY = "once", "daily", "weekly", "monthly"
+PERIODICITIES = (ONCE, DAILY, WEEKLY, MONTHLY)
+STEP_DAYS = {DAILY: 1, WEEKLY: 7}
+
+CREATED, RUNNING, FINISHED = "created", "running", "finished"
+
+
+def slot(start_at: datetime, periodicity: str, index: int, tz: tzinfo) -> datetime:
+    """The ``index``-th slot (0 is ``start_at``), as an aware datetime in UTC."""
+    if index == 0 or periodicity == ONCE:
+        if index:
+            raise ValueError("a mailing sent once has a single slot")
+        return start_at.astimezone(UTC)
+    local = start_at.astimezone(tz)
+    if periodicity in STEP_DAYS:
+        day = local.date() + timedelta(days=STEP_DAYS[periodicity] * index)
+    elif periodicity == MONTHLY:
+        day = _add_months(local.date(), local.day, index)
+    else:
+        raise ValueError(f"unknown periodicity {periodicity!r}")
+    wall = datetime.combine(day, local.time(), tzinfo=tz)
+    return wall.astimezone(UTC)
+
+
+def slots(start_at: datetime, end_at: datetime, periodicity: str, tz: tzinfo) -> Iterator[datetime]:
+    """Every slot of the mailing, in order."""
+    index = 0
+    while True:
+        moment = slot(start_at, periodicity, index, tz)
+        if moment >= end_at:
+            return
+        yield moment
+        if periodicity == ONCE:
+            return
+        index += 1
+
+
+def latest_slot(
+    moment: datetime, start_at: datetime, end_at: datetime, periodicity: str, tz: tzinfo
+) -> datetime | None:
+    """The last slot at or before ``moment``: the one to send now (the catch-up rule)."""
+    index = _index_at_or_before(moment, start_at, periodicity, tz)
+    if index is None:
+        return None
+    found = slot(start_at, periodicity, index, tz)
+    while found >= end_at:  # the window closed: the last slot before the end
+        if index == 0:
+            return None
+        index -= 1
+        found = slot(start_at, periodicity, index, tz)
+    return found
+
+
+def next_slot_after(
+    moment: datetime, start_at: datetime, end_at: datetime, periodicity: str, tz: tzinfo
+) -> datetime | None:
+    """The first slot strictly after ``moment``, or None when none is left."""
+    index = _index_at_or_before(moment, start_at, periodicity, tz)
+    index = 0 if index is None else index + 1
+    if periodicity == ONCE and index > 0:
+        return None
+    found = slot(start_at, periodicity, index, tz)
+    return found if found < end_at else None
+
+
+def status_at(
+    moment: datetime, start_at: datetime, end_at: datetime, periodicity: str, tz: tzinfo
+) -> str:
+    """``created`` before the first slot, ``finished`` once no slot is left after
+    ``moment``, ``running`` in between."""
+    if moment < start_at:
+        return CREATED
+    if next_slot_after(moment, start_at, end_at, periodicity, tz) is None:
+        return FINISHED
+    return RUNNING
+
+
+def _index_at_or_before(
+    moment: datetime, start_at: datetime, periodicity: str, tz: tzinfo
+) -> int | None:
+    if moment < start_at:
+        return None
+    if periodicity == ONCE:
+        return 0
+    start_local, now_local = start_at.astimezone(tz), moment.astimezone(tz)
+    if periodicity in STEP_DAYS:
+        guess = (now_local.date() - start_local.date()).days // STEP_DAYS[periodicity]
+    else:
+        guess = (now_local.year - start_local.year) * 12 + now_local.month - start_local.month
+    # The guess counts calendar days or months; the slot's hour may still be ahead today.
+    guess = max(guess + 1, 0)
+    while guess > 0 and slot(start_at, periodicity, guess, tz) > moment:
+        guess -= 1
+    return guess
+
+
+def _add_months(day: date, wanted_day: int, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(wanted_day, calendar.monthrange(year, month)[1]))

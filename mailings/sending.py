@@ -1,0 +1,389 @@
+"""One run of a mailing (an attempt): its deliveries, the SMTP conversation, the ledger.
+
+``prepare`` creates one delivery per client in bulk (unsubscribed clients are ``skipped``).
+``work`` then claims pending deliveries a chunk at a time (several workers can share a run:
+a claim is a lease, taken with SKIP LOCKED), sends each chunk over one SMTP connection,
+marks a delivery ``sent`` only after the server's 2xx to the final dot, and writes results
+in bulk every few messages. The attempt's counts and status are kept current.
+
+Everything here is idempotent: running it twice, or two workers at once, sends nothing
+twice; a crashed worker's claimed deliveries are claimed again when their lease runs out.
+The rules for each kind of failure are in docs/sending.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from mailings import composing, smtp
+from mailings.models import Attempt, Delivery
+from mailings.throttling import CircuitBreaker, RateLimiter
+from mailings.unsubscribe import make_token
+
+logger = logging.getLogger(__name__)
+
+DONE, MORE, LATER, PAUSED = "done", "more", "later", "paused"
+
+
+def server_config() -> smtp.ServerConfig:
+    return smtp.ServerConfig(
+        host=settings.EMAIL_HOST,
+        port=settings.EMAIL_PORT,
+        username=settings.EMAIL_HOST_USER,
+        password=settings.EMAIL_HOST_PASSWORD,
+        use_tls=settings.EMAIL_USE_TLS,
+        use_ssl=settings.EMAIL_USE_SSL,
+        timeout=settings.EMAIL_TIMEOUT,
+    )
+
+
+def backoff(tries: int) -> float:
+    """Seconds before try number ``tries + 1``: exponential, capped, with full jitter."""
+    ceiling = min(
+        settings.MAILINGS_RETRY_BASE_DELAY * 2 ** max(tries - 1, 0),
+        settings.MAILINGS_RETRY_MAX_DELAY,
+    )
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
+
+
+def unsubscribe_url(client_id: int) -> str:
+    return settings.SITE_URL + reverse("unsubscribe", args=[make_token(client_id)])
+
+
+# --- Preparing a run -------------------------------------------------------------------------
+
+
+def prepare(attempt_id: int) -> Attempt:
+    """Create the run's deliveries (once) and stamp the try."""
+    attempt = Attempt.objects.select_related("mailing").get(pk=attempt_id)
+    if not attempt.deliveries.exists() and attempt.status == Attempt.Status.IN_PROGRESS:
+        clients = attempt.mailing.clients.values_list("pk", "email", "unsubscribed_at")
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    attempt_id=attempt.pk,
+                    client_id=pk,
+                    email=email,
+                    status=Delivery.Status.SKIPPED if unsubscribed_at else Delivery.Status.PENDING,
+                    response="unsubscribed" if unsubscribed_at else "",
+                )
+                for pk, email, unsubscribed_at in clients.iterator(chunk_size=2000)
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,  # a second prepare of the same run adds nothing
+        )
+    Attempt.objects.filter(pk=attempt.pk).update(attempted_at=timezone.now())
+    refresh(attempt.pk)
+    attempt.refresh_from_db()
+    return attempt
+
+
+# --- Working through a run -------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    delivery_id: int
+    outcome: smtp.Outcome
+    tries: int
+
+
+@dataclass
+class Chunk:
+    deliveries: list[Delivery]
+    results: list[Result] = field(default_factory=list)
+
+
+def work(attempt_id: int, *, budget: float | None = None) -> str:
+    """Send the run's pending deliveries until none is left to claim or ``budget`` seconds
+    have passed. Returns DONE, MORE (call again), LATER (retry at the attempt's lease) or
+    PAUSED (the mailing was disabled or its owner blocked)."""
+    budget = settings.MAILINGS_WORK_BUDGET if budget is None else budget
+    deadline = time.monotonic() + budget
+    config = server_config()
+    breaker = CircuitBreaker(
+        config.key,
+        threshold=settings.MAILINGS_BREAKER_THRESHOLD,
+        cooldown=settings.MAILINGS_BREAKER_COOLDOWN,
+    )
+    limiter = RateLimiter(settings.MAILINGS_RATE_LIMIT)
+    while True:
+        attempt = Attempt.objects.select_related("mailing__message", "mailing__owner").get(
+            pk=attempt_id
+        )
+        if attempt.status != Attempt.Status.IN_PROGRESS:
+            return DONE
+        mailing = attempt.mailing
+        if not (mailing.is_enabled and mailing.owner.is_active):
+            _postpone(attempt_id, settings.MAILINGS_LEASE_SECONDS, "paused: mailing disabled")
+            return PAUSED
+        state = breaker.allow()
+        if state.open:
+            retry_at = datetime.fromtimestamp(state.retry_at, tz=timezone.get_current_timezone())
+            _postpone_until(attempt_id, retry_at, attempt.server_response)
+            return LATER
+        chunk = claim(attempt_id)
+        if not chunk.deliveries:
+            return finish_or_wait(attempt_id)
+        failure = send_chunk(attempt, chunk, config, limiter)
+        if failure is None:
+            breaker.success()
+        else:
+            if failure.kind == smtp.TEMPORARY_CONNECTION:
+                breaker.failure()
+            return _after_connection_failure(attempt_id, failure)
+        if time.monotonic() >= deadline:
+            refresh(attempt_id)
+            return MORE
+
+
+def claim(attempt_id: int) -> Chunk:
+    """Lease the next pending deliveries to this worker (none that another worker holds)."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(attempt_id=attempt_id, status=Delivery.Status.PENDING)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+            .order_by("pk")
+            .values_list("pk", flat=True)[: settings.MAILINGS_CHUNK_SIZE]
+        )
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(
+                lease_until=now + timedelta(seconds=settings.MAILINGS_LEASE_SECONDS)
+            )
+            Attempt.objects.filter(pk=attempt_id).update(
+                lease_until=now + timedelta(seconds=settings.MAILINGS_LEASE_SECONDS),
+                attempted_at=now,
+            )
+    deliveries = list(
+        Delivery.objects.filter(pk__in=ids)
+        .select_related("client")
+        .only("pk", "email", "tries", "client__pk", "client__full_name", "client__email")
+        .order_by("pk")
+    )
+    return Chunk(deliveries)
+
+
+def send_chunk(
+    attempt: Attempt, chunk: Chunk, config: smtp.ServerConfig, limiter: RateLimiter
+) -> smtp.Outcome | None:
+    """Send a claimed chunk over one connection. Returns the connection-level failure that
+    stopped it, if any; every message's result is recorded either way."""
+    message = attempt.mailing.message
+    sender = settings.DEFAULT_FROM_EMAIL
+    envelope_from = _address_of(sender)
+    domain = envelope_from.rpartition("@")[2] or "localhost"
+    flush_every = settings.MAILINGS_FLUSH_EVERY
+    pending = list(chunk.deliveries)
+    failure: smtp.Outcome | None = None
+    try:
+        with smtp.Connection(config) as connection:
+            while pending:
+                delivery = pending[0]
+                limiter.wait()
+                raw = build(message, delivery, sender=sender, domain=domain, attempt=attempt)
+                outcome = connection.send(
+                    sender=envelope_from, recipient=delivery.email, message=raw
+                )
+                pending.pop(0)
+                chunk.results.append(Result(delivery.pk, outcome, delivery.tries + 1))
+                if len(chunk.results) >= flush_every:
+                    record(attempt.pk, chunk.results)
+                    chunk.results = []
+    except smtp.ConnectionFailedError as exc:
+        failure = exc.outcome
+        if failure.kind == smtp.AMBIGUOUS and pending:
+            # The message in flight may have been accepted: never send it again.
+            chunk.results.append(Result(pending[0].pk, failure, pending[0].tries + 1))
+            pending.pop(0)
+        logger.warning("attempt %s: mail server failure: %s", attempt.pk, failure.reply)
+    record(attempt.pk, chunk.results)
+    chunk.results = []
+    release(pending)
+    return failure
+
+
+def build(message, delivery: Delivery, *, sender: str, domain: str, attempt: Attempt) -> bytes:
+    client = delivery.client
+    link = unsubscribe_url(client.pk)
+    rendered = composing.render(
+        subject=message.subject,
+        body=message.body,
+        values=composing.recipient_values(
+            full_name=client.full_name, email=delivery.email, unsubscribe_url=link
+        ),
+    )
+    email = EmailMessage(
+        subject=rendered.subject,
+        body=rendered.body,
+        from_email=sender,
+        to=[delivery.email],
+        headers={
+            # The same delivery always has the same id: a mail client can drop a resend.
+            "Message-ID": make_msgid(idstring=f"d{delivery.pk}.a{attempt.pk}", domain=domain),
+            "List-Unsubscribe": f"<{link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    return email.message().as_bytes(linesep="\r\n")
+
+
+# --- The ledger ------------------------------------------------------------------------------
+
+
+def record(attempt_id: int, results: list[Result]) -> None:
+    """Write a batch of results in bulk. Only deliveries still pending are written, so a late
+    duplicate worker cannot undo a result."""
+    if not results:
+        return
+    now = timezone.now()
+    max_tries = settings.MAILINGS_MAX_TRIES
+    with transaction.atomic():
+        still_pending = set(
+            Delivery.objects.filter(
+                pk__in=[r.delivery_id for r in results], status=Delivery.Status.PENDING
+            ).values_list("pk", flat=True)
+        )
+        updates = []
+        for result in results:
+            if result.delivery_id not in still_pending:
+                continue
+            outcome = result.outcome
+            retry = outcome.kind == smtp.TEMPORARY and result.tries < max_tries
+            if outcome.sent:
+                status = Delivery.Status.SENT
+            elif retry:
+                status = Delivery.Status.PENDING
+            else:
+                status = Delivery.Status.FAILED
+            updates.append(
+                Delivery(
+                    pk=result.delivery_id,
+                    status=status,
+                    smtp_code=outcome.code,
+                    response=outcome.reply[:500] if outcome.sent else _explain(outcome),
+                    tries=result.tries,
+                    sent_at=now if outcome.sent else None,
+                    lease_until=now + timedelta(seconds=backoff(result.tries)) if retry else None,
+                )
+            )
+        Delivery.objects.bulk_update(
+            updates, ["status", "smtp_code", "response", "tries", "sent_at", "lease_until"]
+        )
+        last_problem = next((r.outcome for r in reversed(results) if not r.outcome.sent), None)
+        if last_problem is not None:
+            Attempt.objects.filter(pk=attempt_id).update(server_response=_explain(last_problem))
+    refresh(attempt_id)
+
+
+def release(deliveries: list[Delivery]) -> None:
+    """Give back claimed deliveries that were not tried (the connection failed first)."""
+    if deliveries:
+        Delivery.objects.filter(
+            pk__in=[d.pk for d in deliveries], status=Delivery.Status.PENDING
+        ).update(lease_until=None)
+
+
+def refresh(attempt_id: int) -> None:
+    """Recount the attempt from its deliveries (one aggregate query)."""
+    counts = Delivery.objects.filter(attempt_id=attempt_id).aggregate(
+        total=Count("pk"),
+        sent=Count("pk", filter=Q(status=Delivery.Status.SENT)),
+        failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+        skipped=Count("pk", filter=Q(status=Delivery.Status.SKIPPED)),
+    )
+    Attempt.objects.filter(pk=attempt_id).update(**counts)
+
+
+def finish_or_wait(attempt_id: int) -> str:
+    """No deliveries to claim now: the run is over, or some wait for a retry or a lease."""
+    now = timezone.now()
+    refresh(attempt_id)
+    waiting = Delivery.objects.filter(attempt_id=attempt_id, status=Delivery.Status.PENDING)
+    next_at = waiting.order_by("lease_until").values_list("lease_until", flat=True).first()
+    if waiting.exists():
+        _postpone_until(attempt_id, max(next_at or now, now), None)
+        return LATER
+    attempt = Attempt.objects.get(pk=attempt_id)
+    status = Attempt.Status.FAILURE if attempt.failed else Attempt.Status.SUCCESS
+    Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(
+        status=status,
+        finished_at=now,
+        lease_until=None,
+        server_response=attempt.server_response
+        or ("250 all messages accepted" if status == Attempt.Status.SUCCESS else ""),
+    )
+    logger.info(
+        "attempt %s finished: %s sent, %s failed, %s skipped of %s",
+        attempt_id,
+        attempt.sent,
+        attempt.failed,
+        attempt.skipped,
+        attempt.total,
+    )
+    return DONE
+
+
+def _after_connection_failure(attempt_id: int, failure: smtp.Outcome) -> str:
+    if failure.kind == smtp.AMBIGUOUS:
+        return MORE  # the ambiguous message is recorded; the rest can go on at once
+    attempt = Attempt.objects.get(pk=attempt_id)
+    if failure.kind == smtp.FATAL or attempt.retries + 1 >= settings.MAILINGS_MAX_TRIES:
+        _fail_pending(attempt_id, failure)
+        return finish_or_wait(attempt_id)
+    delay = backoff(attempt.retries + 1)
+    Attempt.objects.filter(pk=attempt_id).update(retries=F("retries") + 1)
+    _postpone(attempt_id, delay, _explain(failure))
+    return LATER
+
+
+def _fail_pending(attempt_id: int, failure: smtp.Outcome) -> None:
+    Delivery.objects.filter(attempt_id=attempt_id, status=Delivery.Status.PENDING).update(
+        status=Delivery.Status.FAILED,
+        smtp_code=failure.code,
+        response=_explain(failure) + " (gave up)",
+        lease_until=None,
+    )
+    Attempt.objects.filter(pk=attempt_id).update(server_response=_explain(failure))
+
+
+def _postpone(attempt_id: int, seconds: float, response: str | None) -> None:
+    _postpone_until(attempt_id, timezone.now() + timedelta(seconds=seconds), response)
+
+
+def _postpone_until(attempt_id: int, moment: datetime, response: str | None) -> None:
+    changes = {"lease_until": moment}
+    if response:
+        changes["server_response"] = response
+    Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(**changes)
+
+
+def _explain(outcome: smtp.Outcome) -> str:
+    prefix = {
+        smtp.TEMPORARY: "temporary",
+        smtp.TEMPORARY_CONNECTION: "temporary",
+        smtp.PERMANENT: "permanent",
+        smtp.FATAL: "refused",
+        smtp.AMBIGUOUS: "unknown outcome, not resent",
+    }.get(outcome.kind, outcome.kind)
+    code = f"{outcome.code} " if outcome.code else ""
+    return f"{prefix}: {code}{outcome.reply}"[:1000]
+
+
+def _address_of(sender: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(sender)[1] or sender

@@ -1,0 +1,201 @@
+"""Talking to the mail server: one connection for many messages, a timeout on every call, and
+every failure classified. No Django models here; the sending engine decides what to record.
+
+Classification (docs/sending.md):
+
+- ``TEMPORARY_CONNECTION``: refused, timed out, dropped, a reply that is not SMTP, 421 or
+  another 4xx outside a recipient: the connection is unusable, the rest of the chunk waits and
+  is retried later with backoff.
+- ``TEMPORARY``: a 4xx for one recipient (greylisting, mailbox busy): that delivery is retried
+  later, the others go on.
+- ``PERMANENT``: a 5xx for one recipient: that delivery failed, the others go on.
+- ``FATAL``: a 5xx to the sender or to authentication: no message of the run can go out,
+  until an operator fixes the configuration.
+- ``AMBIGUOUS``: the connection broke after the whole message, final dot included, was sent
+  and before the server answered. The server may have accepted it; it is not sent again.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+
+TEMPORARY_CONNECTION = "temporary-connection"
+TEMPORARY = "temporary"
+PERMANENT = "permanent"
+FATAL = "fatal"
+AMBIGUOUS = "ambiguous"
+
+CRLF = b"\r\n"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str
+    port: int
+    username: str = ""
+    password: str = ""
+    use_tls: bool = False
+    use_ssl: bool = False
+    timeout: float = 10.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # "sent" or one of the classes above
+    code: int | None
+    reply: str
+
+    @property
+    def sent(self) -> bool:
+        return self.kind == "sent"
+
+
+class ConnectionFailedError(Exception):
+    """The server cannot take messages now (or ever, if ``outcome.kind`` is FATAL)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reply)
+        self.outcome = outcome
+
+
+def reply_text(reply: bytes | str | None) -> str:
+    if reply is None:
+        return ""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())[:1000]
+
+
+def classify_code(code: int | None, reply: str, *, per_recipient: bool) -> Outcome:
+    if code is not None and 500 <= code < 600:
+        return Outcome(PERMANENT if per_recipient else FATAL, code, reply)
+    if code is not None and 400 <= code < 500 and code != 421 and per_recipient:
+        return Outcome(TEMPORARY, code, reply)
+    if code is None or code < 200 or code >= 600:
+        reply = f"not an SMTP reply: {reply}" if reply else "no SMTP reply"
+    return Outcome(TEMPORARY_CONNECTION, code if code and code > 0 else None, reply)
+
+
+def classify_exception(exc: BaseException) -> Outcome:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return classify_code(exc.smtp_code, reply_text(exc.smtp_error), per_recipient=False)
+    if isinstance(exc, ConnectionRefusedError):
+        return Outcome(TEMPORARY_CONNECTION, None, f"connection refused: {exc}")
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return Outcome(TEMPORARY_CONNECTION, None, "timed out waiting for the mail server")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return Outcome(TEMPORARY_CONNECTION, None, f"connection dropped: {exc}")
+    if isinstance(exc, ssl.SSLError):
+        return Outcome(TEMPORARY_CONNECTION, None, f"TLS error: {exc}")
+    if isinstance(exc, OSError | smtplib.SMTPException | UnicodeError | ValueError):
+        return Outcome(TEMPORARY_CONNECTION, None, f"{type(exc).__name__}: {exc}")
+    raise exc
+
+
+class Connection:
+    """One SMTP session. ``send`` reports each message's outcome; a broken session raises
+    ``ConnectionFailedError`` and must be closed."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Connection:
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def open(self) -> None:
+        config = self.config
+        try:
+            smtp_class = smtplib.SMTP_SSL if config.use_ssl else smtplib.SMTP
+            smtp = smtp_class(config.host, config.port, timeout=config.timeout)
+            try:
+                smtp.ehlo_or_helo_if_needed()
+                if config.use_tls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if config.username:
+                    smtp.login(config.username, config.password)
+            except BaseException:
+                smtp.close()
+                raise
+        except Exception as exc:
+            outcome = classify_exception(exc)
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                outcome = Outcome(FATAL, exc.smtp_code, reply_text(exc.smtp_error))
+            raise ConnectionFailedError(outcome) from exc
+        self.smtp = smtp
+
+    def close(self) -> None:
+        if self.smtp is None:
+            return
+        try:
+            self.smtp.quit()
+        except Exception:  # noqa: BLE001 - the session is over either way
+            self.smtp.close()
+        self.smtp = None
+
+    def send(self, *, sender: str, recipient: str, message: bytes) -> Outcome:
+        """Send one message to one recipient; only a 2xx after the final dot is "sent"."""
+        smtp = self.smtp
+        if smtp is None:
+            raise RuntimeError("the connection is not open")
+        try:
+            code, reply = smtp.mail(sender)
+            if code != 250:
+                self._reset()
+                outcome = classify_code(code, reply_text(reply), per_recipient=False)
+                raise ConnectionFailedError(outcome)
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                return self._refused(code, reply)
+            code, reply = smtp.docmd("data")
+            if code != 354:
+                return self._refused(code, reply)
+            smtp.send(_dot_stuffed(message))
+        except ConnectionFailedError:
+            raise
+        except Exception as exc:
+            raise ConnectionFailedError(classify_exception(exc)) from exc
+        try:
+            code, reply = smtp.getreply()
+        except Exception as exc:
+            raise ConnectionFailedError(
+                Outcome(AMBIGUOUS, None, f"no answer after the message was sent: {exc}")
+            ) from exc
+        if 200 <= code < 300:
+            return Outcome("sent", code, reply_text(reply))
+        return self._refused(code, reply, reset=False)
+
+    def _refused(self, code: int, reply: bytes, *, reset: bool = True) -> Outcome:
+        """A refusal of this message; a broken session raises instead."""
+        outcome = classify_code(code, reply_text(reply), per_recipient=True)
+        if outcome.kind == TEMPORARY_CONNECTION:
+            raise ConnectionFailedError(outcome)
+        if reset:
+            self._reset()
+        return outcome
+
+    def _reset(self) -> None:
+        try:
+            self.smtp.rset()
+        except Exception as exc:
+            raise ConnectionFailedError(classify_exception(exc)) from exc
+
+
+def _dot_stuffed(message: bytes) -> bytes:
+    """The DATA payload: line endings as CRLF, leading dots doubled, then the final dot."""
+    lines = message.replace(CRLF, b"\n").replace(b"\r", b"\n").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    body = CRLF.join(b"." + line if line.startswith(b".") else line for line in lines)
+    return body + CRLF + b"." + CRLF
