@@ -171,7 +171,7 @@ def claim(attempt_id: int) -> Chunk:
     deliveries = list(
         Delivery.objects.filter(pk__in=ids)
         .select_related("client")
-        .only("pk", "email", "tries", "client__pk", "client__full_name", "client__email")
+        .only("pk", "email", "tries", "client__id", "client__full_name", "client__email")
         .order_by("pk")
     )
     return Chunk(deliveries)

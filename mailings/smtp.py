@@ -11,14 +11,14 @@ Classification (docs/sending.md):
 - ``PERMANENT``: a 5xx for one recipient: that delivery failed, the others go on.
 - ``FATAL``: a 5xx to the sender or to authentication: no message of the run can go out,
   until an operator fixes the configuration.
-- ``AMBIGUOUS``: the connection broke after the whole message, final dot included, was sent
-  and before the server answered. The server may have accepted it; it is not sent again.
+- ``AMBIGUOUS``: the whole message, final dot included, was sent and the server went quiet
+  until the timeout. It may have queued the message (RFC 1047); it is not sent again. A
+  server that closes or resets the connection instead is taken not to have accepted it.
 """
 
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 
@@ -87,7 +87,7 @@ def classify_exception(exc: BaseException) -> Outcome:
         return classify_code(exc.smtp_code, reply_text(exc.smtp_error), per_recipient=False)
     if isinstance(exc, ConnectionRefusedError):
         return Outcome(TEMPORARY_CONNECTION, None, f"connection refused: {exc}")
-    if isinstance(exc, socket.timeout | TimeoutError):
+    if _timed_out(exc):
         return Outcome(TEMPORARY_CONNECTION, None, "timed out waiting for the mail server")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return Outcome(TEMPORARY_CONNECTION, None, f"connection dropped: {exc}")
@@ -169,9 +169,14 @@ class Connection:
         try:
             code, reply = smtp.getreply()
         except Exception as exc:
-            raise ConnectionFailedError(
-                Outcome(AMBIGUOUS, None, f"no answer after the message was sent: {exc}")
-            ) from exc
+            if _timed_out(exc):
+                # The server has the whole message and went quiet: it may have queued it
+                # (RFC 1047). Sending it again could deliver it twice.
+                raise ConnectionFailedError(
+                    Outcome(AMBIGUOUS, None, f"no answer after the message was sent: {exc}")
+                ) from exc
+            # Closed or reset instead: taken as not accepted, so it is sent again.
+            raise ConnectionFailedError(classify_exception(exc)) from exc
         if 200 <= code < 300:
             return Outcome("sent", code, reply_text(reply))
         return self._refused(code, reply, reset=False)
@@ -190,6 +195,16 @@ class Connection:
             self.smtp.rset()
         except Exception as exc:
             raise ConnectionFailedError(classify_exception(exc)) from exc
+
+
+def _timed_out(exc: BaseException) -> bool:
+    # smtplib turns a timeout while reading a reply into SMTPServerDisconnected; the
+    # original error stays as its context.
+    while exc is not None:
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _dot_stuffed(message: bytes) -> bytes:

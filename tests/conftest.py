@@ -25,3 +25,27 @@ def smtp_server(settings):
         settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
         settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
         yield server
+
+
+@pytest.fixture
+def faulty_smtp(settings):
+    """A switchable misbehaving SMTP server; the engine's settings point at it, with short
+    timeouts and retry delays so a test needs seconds, not minutes."""
+    from django.core.cache import cache
+
+    from tests.support.faulty_smtp import FaultySMTPServer
+
+    with FaultySMTPServer() as server:
+        server.slow_seconds = 3
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = server.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_TIMEOUT = 1
+        settings.MAILINGS_RETRY_BASE_DELAY = 1
+        settings.MAILINGS_RETRY_MAX_DELAY = 1
+        settings.MAILINGS_BREAKER_THRESHOLD = 1000
+        settings.MAILINGS_RATE_LIMIT = 0
+        cache.clear()
+        yield server
+        cache.clear()

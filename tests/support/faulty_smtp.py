@@ -1,0 +1,157 @@
+"""An SMTP server on loopback that can be told, while running, to misbehave.
+
+Modes: ``ok``; ``refuse`` (nothing listens: connection refused); ``slow`` (accepts, then says
+nothing, beyond any client timeout); ``nonsense`` (answers with something that is not SMTP);
+``421`` (says it is shutting down); ``451`` (temporarily refuses every recipient);
+``drop_in_data`` (closes the connection half-way through a message); ``hang_after_data``
+(queues a message, then never answers: the ambiguous case). Whatever the mode,
+``reject`` and ``greylist`` hold addresses that always get a 550 or, once each, a 451.
+It counts every message it accepted, per recipient.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+import time
+from collections import Counter
+
+from tests.support.processes import free_port
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    timeout = 30
+
+    def setup(self):
+        super().setup()
+        self.state = self.server.owner
+
+    def say(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self):
+        server = self.state
+        mode = server.mode
+        with server.lock:
+            server.connections += 1
+        if mode == "slow":
+            time.sleep(server.slow_seconds)
+            return
+        if mode == "nonsense":
+            self.say("HTTP/1.1 400 Bad Request")
+            self.say("Content-Type: text/html")
+            return
+        if mode == "421":
+            self.say("421 4.3.2 Service shutting down, try later")
+            return
+        self.say("220 faulty.test ESMTP")
+        recipients: list[str] = []
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            command = line.decode("utf-8", "replace").strip()
+            verb = command.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.say("250 faulty.test")
+            elif verb == "MAIL":
+                recipients = []
+                self.say("250 2.1.0 OK")
+            elif verb == "RCPT":
+                address = command.split(":", 1)[1].strip().strip("<>").lower()
+                if server.mode == "451":
+                    self.say("451 4.3.0 Try again later")
+                elif address in server.reject:
+                    self.say("550 5.1.1 No such user here")
+                elif address in server.greylist and address not in server.greylisted:
+                    server.greylisted.add(address)
+                    self.say("451 4.7.1 Greylisted, come back later")
+                else:
+                    recipients.append(address)
+                    self.say("250 2.1.5 OK")
+            elif verb == "DATA":
+                if not recipients:
+                    self.say("503 5.5.1 No recipients")
+                    continue
+                self.say("354 End data with <CR><LF>.<CR><LF>")
+                lines = []
+                while True:
+                    data = self.rfile.readline()
+                    if not data:
+                        return
+                    if server.mode == "drop_in_data" and len(lines) >= 3:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    if data in (b".\r\n", b".\n"):
+                        break
+                    lines.append(data)
+                with server.lock:
+                    for address in recipients:
+                        server.accepted[address] += 1
+                        server.accepted_at.append(time.time())
+                    server.messages.append(b"".join(lines))
+                if server.mode == "hang_after_data":
+                    time.sleep(server.slow_seconds)  # queued it, but never says so
+                    return
+                self.say("250 2.0.0 OK queued")
+                recipients = []
+            elif verb == "RSET":
+                recipients = []
+                self.say("250 OK")
+            elif verb == "NOOP":
+                self.say("250 OK")
+            elif verb == "QUIT":
+                self.say("221 Bye")
+                return
+            else:
+                self.say("502 5.5.2 Command not recognised")
+
+
+class _TCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+class FaultySMTPServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.mode = "ok"
+        self.slow_seconds = 30.0
+        self.reject: set[str] = set()
+        self.greylist: set[str] = set()
+        self.greylisted: set[str] = set()
+        self.accepted: Counter[str] = Counter()
+        self.accepted_at: list[float] = []
+        self.connections = 0
+        self.messages: list[bytes] = []
+        self.lock = threading.Lock()
+        self._server: _TCPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> FaultySMTPServer:
+        self._listen()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
+
+    def set_mode(self, mode: str) -> None:
+        if mode == "refuse":
+            self._stop()
+        elif self._server is None:
+            self._listen()
+        self.mode = mode
+
+    def _listen(self) -> None:
+        self._server = _TCPServer(("127.0.0.1", self.port), _Handler)
+        self._server.owner = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -1,0 +1,60 @@
+"""With the broker down, saving a mailing still works; the run goes out once a tick runs."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mailings import dispatching
+from mailings.models import Attempt, Mailing
+from site_config.celery import app
+from tests.factories import ClientFactory, MessageFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def broker_down():
+    saved = {
+        "broker_url": app.conf.broker_url,
+        "broker_transport_options": app.conf.broker_transport_options,
+    }
+    app.conf.update(
+        broker_url="redis://127.0.0.1:1/0",
+        broker_transport_options={"socket_connect_timeout": 1},
+    )
+    app.pool.force_close_all()
+    yield
+    app.conf.update(saved)
+    app.pool.force_close_all()
+
+
+def test_saving_a_mailing_with_the_broker_down_succeeds(
+    client, broker_down, django_capture_on_commit_callbacks, caplog
+):
+    owner = UserFactory(role="Users")
+    client.force_login(owner)
+    message, reader = MessageFactory(owner=owner), ClientFactory(owner=owner)
+    now = timezone.localtime()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/mailings/mailings/add/",
+            {
+                "message": message.pk,
+                "clients": [reader.pk],
+                "start_at": (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"),
+                "end_at": (now + timedelta(days=1)).strftime("%Y-%m-%d %H:%M"),
+                "periodicity": "once",
+                "is_enabled": "on",
+            },
+        )
+
+    assert response.status_code == 302
+    assert "could not enqueue mailings.tasks.dispatch_due" in caplog.text
+    mailing = Mailing.objects.get(owner=owner)
+    assert mailing.next_run_at <= timezone.now()
+
+    # The broker is back: the next tick finds the mailing in the database.
+    ids = dispatching.dispatch_due()
+    assert Attempt.objects.filter(pk__in=ids, mailing=mailing).count() == 1

@@ -1,0 +1,225 @@
+"""The sending engine against a real SMTP server on loopback that misbehaves on demand.
+
+Every run here goes through the engine's own functions (prepare, work, dispatch) in this
+process; tests/test_workers.py does the same through real worker processes."""
+
+import time
+from collections import Counter
+from email import message_from_bytes
+from email.policy import default as default_policy
+
+import pytest
+from django.utils import timezone
+
+from mailings import sending
+from mailings.models import Attempt, Delivery
+from tests.factories import ClientFactory, MailingFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def make_run(recipients=200, **client_fields):
+    owner = UserFactory(role="Users")
+    clients = [
+        ClientFactory(owner=owner, email=f"client{i}@example.org", **client_fields)
+        for i in range(recipients)
+    ]
+    mailing = MailingFactory(owner=owner, clients=clients, start_at=timezone.now())
+    attempt = Attempt.objects.create(mailing=mailing, scheduled_for=mailing.start_at)
+    return attempt, clients
+
+
+def run_until_done(attempt_id, *, rounds=20):
+    sending.prepare(attempt_id)
+    for _ in range(rounds):
+        state = sending.work(attempt_id, budget=60)
+        if state == sending.DONE:
+            return Attempt.objects.get(pk=attempt_id)
+        time.sleep(0.2 if state == sending.MORE else 1.1)
+    raise AssertionError(f"attempt {attempt_id} not done after {rounds} rounds")
+
+
+def test_a_run_sends_each_client_exactly_once(faulty_smtp):
+    attempt, clients = make_run(200)
+
+    done = run_until_done(attempt.pk)
+
+    assert done.status == Attempt.Status.SUCCESS
+    assert (done.total, done.sent, done.failed) == (200, 200, 0)
+    assert all(faulty_smtp.accepted[c.email] == 1 for c in clients)
+    assert Delivery.objects.filter(attempt=attempt, status="sent", smtp_code=250).count() == 200
+
+
+def test_running_a_finished_run_again_sends_nothing(faulty_smtp):
+    attempt, _ = make_run(30)
+    run_until_done(attempt.pk)
+
+    sending.prepare(attempt.pk)
+    assert sending.work(attempt.pk) == sending.DONE
+
+    assert sum(faulty_smtp.accepted.values()) == 30
+    assert Delivery.objects.filter(attempt=attempt).count() == 30
+
+
+def test_unsubscribed_clients_are_skipped(faulty_smtp):
+    attempt, clients = make_run(5)
+    clients[0].unsubscribed_at = timezone.now()
+    clients[0].save()
+
+    done = run_until_done(attempt.pk)
+
+    assert (done.sent, done.skipped) == (4, 1)
+    assert faulty_smtp.accepted[clients[0].email] == 0
+
+
+def test_each_message_is_personalised_with_unsubscribe_headers(faulty_smtp, client):
+    attempt, clients = make_run(2)
+    message = attempt.mailing.message
+    message.subject = "News for {full_name}"
+    message.body = "Dear {full_name} ({email}), leave here: {unsubscribe_url}"
+    message.save()
+
+    run_until_done(attempt.pk)
+
+    parsed = [message_from_bytes(raw, policy=default_policy) for raw in faulty_smtp.messages]
+    by_to = {m["To"]: m for m in parsed}
+    first = by_to[clients[0].email]
+    assert first["Subject"] == f"News for {clients[0].full_name}"
+    body = first.get_content()
+    assert f"Dear {clients[0].full_name} ({clients[0].email})" in body
+    link = str(first["List-Unsubscribe"]).strip().strip("<>")
+    assert link in body
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert first["Message-ID"]
+
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    response = client.post(
+        "/" + path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200
+    clients[0].refresh_from_db()
+    assert clients[0].unsubscribed_at is not None
+    clients[1].refresh_from_db()
+    assert clients[1].unsubscribed_at is None
+
+
+def test_a_name_with_line_breaks_cannot_add_headers(faulty_smtp):
+    attempt, _ = make_run(1, full_name="Eve\r\nBcc: spy@evil.example")
+    attempt.mailing.message.subject = "Hi {full_name}"
+    attempt.mailing.message.save()
+
+    run_until_done(attempt.pk)
+
+    (raw,) = faulty_smtp.messages
+    parsed = message_from_bytes(raw, policy=default_policy)
+    assert parsed["Bcc"] is None
+    assert "\n" not in parsed["Subject"]
+    assert sum(faulty_smtp.accepted.values()) == 1
+
+
+def test_a_5xx_fails_that_recipient_only(faulty_smtp):
+    attempt, clients = make_run(20)
+    faulty_smtp.reject = {clients[3].email, clients[7].email}
+
+    done = run_until_done(attempt.pk)
+
+    assert (done.sent, done.failed) == (18, 2)
+    assert done.status == Attempt.Status.FAILURE
+    failed = Delivery.objects.get(attempt=attempt, client=clients[3])
+    assert failed.status == "failed"
+    assert failed.smtp_code == 550
+    assert "No such user" in failed.response
+    assert "550" in done.server_response
+
+
+def test_a_greylisting_4xx_is_retried_later_and_sent_once(faulty_smtp):
+    attempt, clients = make_run(10)
+    faulty_smtp.greylist = {clients[2].email}
+
+    done = run_until_done(attempt.pk)
+
+    assert done.sent == 10
+    delivery = Delivery.objects.get(attempt=attempt, client=clients[2])
+    assert (delivery.status, delivery.tries) == ("sent", 2)
+    assert faulty_smtp.accepted[clients[2].email] == 1
+
+
+FAULTS = {
+    "refuse": "connection refused",
+    "slow": "timed out",
+    "nonsense": "not an smtp reply",
+    "421": "421",
+    "451": "451",
+    "drop_in_data": "dropped",
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_fault_matrix_every_recipient_gets_exactly_one_message(faulty_smtp, client, fault):
+    attempt, clients = make_run(200)
+    faulty_smtp.set_mode(fault)
+
+    sending.prepare(attempt.pk)
+    state = sending.work(attempt.pk, budget=30)
+
+    during = Attempt.objects.get(pk=attempt.pk)
+    assert state == sending.LATER
+    assert during.status == Attempt.Status.IN_PROGRESS
+    assert FAULTS[fault] in during.server_response.lower()
+    assert client.get("/healthz").status_code == 200
+
+    faulty_smtp.set_mode("ok")
+    done = run_until_done(attempt.pk)
+
+    assert done.status == Attempt.Status.SUCCESS, done.server_response
+    assert done.sent == 200
+    assert [faulty_smtp.accepted[c.email] for c in clients] == [1] * 200
+
+
+def test_a_silent_server_after_the_final_dot_is_not_sent_again(faulty_smtp):
+    attempt, clients = make_run(3)
+    faulty_smtp.set_mode("hang_after_data")
+
+    sending.prepare(attempt.pk)
+    sending.work(attempt.pk, budget=1)
+    faulty_smtp.set_mode("ok")
+    done = run_until_done(attempt.pk)
+
+    (ambiguous,) = Delivery.objects.filter(attempt=attempt, status="failed")
+    assert "unknown outcome" in ambiguous.response
+    assert [faulty_smtp.accepted[c.email] for c in clients] == [1, 1, 1]
+    assert done.sent == 2
+
+
+def test_a_server_that_keeps_failing_opens_the_circuit(faulty_smtp, settings):
+    settings.MAILINGS_BREAKER_THRESHOLD = 2
+    settings.MAILINGS_BREAKER_COOLDOWN = 2
+    attempt, _ = make_run(5)
+    faulty_smtp.set_mode("421")
+    sending.prepare(attempt.pk)
+
+    for _ in range(2):
+        assert sending.work(attempt.pk) == sending.LATER
+    tried = faulty_smtp.connections
+    assert sending.work(attempt.pk) == sending.LATER  # open: no connection at all
+    assert faulty_smtp.connections == tried
+
+    faulty_smtp.set_mode("ok")
+    time.sleep(2.1)  # cool-down over: one probe goes through and closes the circuit
+    done = run_until_done(attempt.pk)
+    assert done.sent == 5
+
+
+def test_the_rate_limit_holds(faulty_smtp, settings):
+    settings.MAILINGS_RATE_LIMIT = 20
+    attempt, _ = make_run(50)
+
+    run_until_done(attempt.pk)
+
+    # The limit counts whole clock seconds, as providers' quotas do; the server sees each
+    # message a moment after the limiter let it go, so a window may gain one or two.
+    stamps = sorted(faulty_smtp.accepted_at)
+    per_second = Counter(int(stamp) for stamp in stamps)
+    assert len(stamps) == 50
+    assert max(per_second.values()) <= 22
+    assert stamps[-1] - stamps[0] >= 1.5  # 50 messages at 20 a second need two windows
