@@ -222,4 +222,4 @@ def test_the_rate_limit_holds(faulty_smtp, settings):
     per_second = Counter(int(stamp) for stamp in stamps)
     assert len(stamps) == 50
     assert max(per_second.values()) <= 22
-    assert stamps[-1] - stamps[0] >= 1.5  # 50 messages at 20 a second need two windows
+    assert stamps[-1] - stamps[0] > 1.0  # 50 messages at 20 a second span three windows
