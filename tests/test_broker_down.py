@@ -13,6 +13,14 @@ from tests.factories import ClientFactory, MessageFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+def reset_connection_pools():
+    # Publishing reuses pooled connections; after switching brokers they must be rebuilt.
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def broker_down():
     saved = {
@@ -23,10 +31,10 @@ def broker_down():
         broker_url="redis://127.0.0.1:1/0",
         broker_transport_options={"socket_connect_timeout": 1},
     )
-    app.pool.force_close_all()
+    reset_connection_pools()
     yield
     app.conf.update(saved)
-    app.pool.force_close_all()
+    reset_connection_pools()
 
 
 def test_saving_a_mailing_with_the_broker_down_succeeds(
