@@ -63,11 +63,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def database_config(database_url: str, var_dir: Path) -> dict:
-    """PostgreSQL with Django's psycopg 3 pool when a URL is given, else SQLite under var/."""
-    if not database_url:
+    """PostgreSQL with Django's psycopg 3 pool when a URL is given, else SQLite under var/
+    (or at the path of a ``sqlite:///…`` URL)."""
+    if not database_url or database_url.startswith("sqlite:"):
+        path = urlsplit(database_url).path if database_url else ""
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": var_dir / "db.sqlite3",
+            "NAME": Path(path) if path else var_dir / "db.sqlite3",
             # Web, worker and beat share the file: wait for the writer instead of failing.
             "OPTIONS": {
                 "timeout": 20,
@@ -78,7 +80,7 @@ def database_config(database_url: str, var_dir: Path) -> dict:
     config = dj_database_url.parse(database_url)
     if config["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured(
-            f"DATABASE_URL must point at PostgreSQL, got engine {config['ENGINE']!r}."
+            f"DATABASE_URL must point at PostgreSQL (or sqlite:///path), got {config['ENGINE']!r}."
         )
     # Django's pool hands out connections itself, so persistent connections must stay off.
     config["CONN_MAX_AGE"] = 0

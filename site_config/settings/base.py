@@ -174,6 +174,9 @@ HOME_COUNTERS_TTL = env_int("HOME_COUNTERS_TTL", 60)
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = broker_url(env_str("CELERY_BROKER_URL"), REDIS_URL)
+# The queue web, beat and workers share; another name keeps a second installation (or the
+# test suite) on the same broker apart.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(

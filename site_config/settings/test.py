@@ -2,7 +2,7 @@
 mail kept in memory unless a test sends through a real SMTP server on loopback."""
 
 from .base import *  # noqa: F403
-from .base import CACHES, SECRET_KEY
+from .base import CACHES, DATABASES, SECRET_KEY, VAR_DIR
 
 DEBUG = False
 SECRET_KEY = SECRET_KEY or "test-only-insecure-key"
@@ -10,3 +10,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Keep the test suite's cache entries apart from a running service sharing the same Redis.
 CACHES["default"]["KEY_PREFIX"] = "test"
+
+# Worker processes started by tests must see the test database: on SQLite it is a file.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}

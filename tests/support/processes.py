@@ -106,3 +106,32 @@ def celery_worker(*, queue: str, env: dict[str, str] | None = None) -> Process:
         ],
         env=env,
     )
+
+
+def database_url_for_processes() -> str:
+    """A URL for the database this test run uses, for processes the tests start."""
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+
+
+def celery_beat(*, schedule_file: str, env: dict[str, str] | None = None) -> Process:
+    return Process(
+        [
+            str(BIN_DIR / "celery"),
+            "-A",
+            "site_config",
+            "beat",
+            "--loglevel=INFO",
+            f"--schedule={schedule_file}",
+        ],
+        env=env,
+    )

@@ -1,0 +1,182 @@
+"""The engine through real processes: Celery workers and beat, the configured broker (Redis
+with REDIS_URL, else the filesystem broker), the test database (PostgreSQL with
+DATABASE_URL) and a real SMTP server on loopback. Nothing runs eagerly."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mailings import dispatching
+from mailings.models import Attempt, Delivery, Mailing
+from site_config.celery import app
+from tests.factories import ClientFactory, MessageFactory, UserFactory
+from tests.support.faulty_smtp import FaultySMTPServer
+from tests.support.processes import (
+    celery_beat,
+    celery_worker,
+    database_url_for_processes,
+    wait_until,
+)
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+INTERVAL = 1  # seconds between scheduler ticks in these tests
+
+
+class Stack:
+    """Workers and beats on a queue of their own, sending to one SMTP server."""
+
+    def __init__(self, smtp: FaultySMTPServer, tmp_path, **settings: str) -> None:
+        self.queue = f"test-{uuid.uuid4().hex[:10]}"
+        self.smtp = smtp
+        self.tmp_path = tmp_path
+        self.env = {
+            "DATABASE_URL": database_url_for_processes(),
+            "CELERY_QUEUE": self.queue,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp.port),
+            "EMAIL_TIMEOUT": "2",
+            "MAILINGS_DISPATCH_INTERVAL": str(INTERVAL),
+            "MAILINGS_RETRY_BASE_DELAY": "1",
+            "MAILINGS_RETRY_MAX_DELAY": "2",
+            "MAILINGS_LEASE_SECONDS": "5",
+            **settings,
+        }
+        self.processes = []
+        self.saved_queue = app.conf.task_default_queue
+
+    def worker(self):
+        process = celery_worker(queue=self.queue, env=self.env)
+        self.processes.append(process)
+        return process
+
+    def beat(self):
+        process = celery_beat(
+            schedule_file=str(self.tmp_path / f"beat-{len(self.processes)}"), env=self.env
+        )
+        self.processes.append(process)
+        return process
+
+    def __enter__(self) -> Stack:
+        # What this process publishes (on commit after a save) goes to the stack's queue.
+        app.conf.task_default_queue = self.queue
+        return self
+
+    def __exit__(self, *exc) -> None:
+        app.conf.task_default_queue = self.saved_queue
+        for process in self.processes:
+            process.stop()
+
+    def logs(self) -> str:
+        return "\n".join(p.output()[-3000:] for p in self.processes)
+
+
+@pytest.fixture
+def smtp_server():
+    with FaultySMTPServer() as server:
+        yield server
+
+
+def mailing_for(count: int, *, start_in: timedelta = timedelta(0), periodicity="daily"):
+    owner = UserFactory(role="Users")
+    message = MessageFactory(owner=owner, body="Hello {full_name}\n{unsubscribe_url}\n")
+    clients = ClientFactory.create_batch(count, owner=owner)
+    start = timezone.now() + start_in
+    mailing = Mailing.objects.create(
+        owner=owner,
+        message=message,
+        start_at=start,
+        end_at=start + timedelta(days=7),
+        periodicity=periodicity,
+    )
+    mailing.clients.set(clients)
+    return mailing, clients
+
+
+def finished(mailing) -> bool:
+    return Attempt.objects.filter(mailing=mailing).exclude(status="in_progress").exists()
+
+
+def test_a_mailing_saved_with_an_open_window_goes_out_at_once(smtp_server, tmp_path):
+    with Stack(smtp_server, tmp_path) as stack:
+        stack.worker()
+        mailing, clients = mailing_for(50, start_in=timedelta(minutes=-1))
+        dispatching.mailing_saved(mailing)  # enqueues a tick on commit, as the admin does
+
+        assert wait_until(lambda: finished(mailing), timeout=60), stack.logs()
+
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert attempt.status == "success"
+    assert [smtp_server.accepted[c.email] for c in clients] == [1] * 50
+
+
+def test_a_mailing_that_starts_soon_goes_out_by_itself(smtp_server, tmp_path):
+    with Stack(smtp_server, tmp_path) as stack:
+        stack.worker()
+        stack.beat()
+        mailing, _ = mailing_for(20, start_in=timedelta(seconds=4))
+        dispatching.mailing_saved(mailing)
+        assert not Attempt.objects.filter(mailing=mailing).exists()
+
+        assert wait_until(lambda: finished(mailing), timeout=60), stack.logs()
+
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert attempt.scheduled_for == mailing.start_at
+    assert attempt.status == "success"
+    assert sum(smtp_server.accepted.values()) == 20
+
+
+def test_a_worker_killed_mid_run_loses_nobody(smtp_server, tmp_path):
+    recipients = 5000
+    with Stack(smtp_server, tmp_path, MAILINGS_PARALLELISM="1") as stack:
+        first = stack.worker()
+        stack.beat()
+        mailing, clients = mailing_for(recipients, start_in=timedelta(minutes=-1))
+        dispatching.mailing_saved(mailing)
+
+        def sent_so_far():
+            return Delivery.objects.filter(attempt__mailing=mailing, status="sent").count()
+
+        assert wait_until(lambda: sent_so_far() >= 1000, timeout=120), stack.logs()
+        first.stop(signal.SIGKILL)
+        time.sleep(0.5)
+        in_flight = sum(smtp_server.accepted.values()) - sent_so_far()
+
+        stack.worker()
+        assert wait_until(lambda: finished(mailing), timeout=240), stack.logs()
+
+    accepted = [smtp_server.accepted[c.email] for c in clients]
+    duplicates = sum(accepted) - recipients
+    print(f"\ncrash test: {in_flight} message(s) in flight at the kill, {duplicates} duplicate(s)")
+    assert min(accepted) == 1, "somebody was skipped"
+    assert duplicates <= in_flight
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert (attempt.status, attempt.sent) == ("success", recipients)
+
+
+def test_two_schedulers_create_no_duplicate_runs(smtp_server, tmp_path):
+    with Stack(smtp_server, tmp_path) as stack:
+        stack.worker()
+        stack.beat()
+        stack.beat()
+        mailings = [mailing_for(5, start_in=timedelta(seconds=3))[0] for _ in range(10)]
+        for mailing in mailings:
+            dispatching.mailing_saved(mailing)
+
+        assert wait_until(lambda: all(finished(m) for m in mailings), timeout=90), stack.logs()
+        time.sleep(3 * INTERVAL)  # more ticks from both schedulers: still nothing new
+
+    for mailing in mailings:
+        assert Attempt.objects.filter(mailing=mailing).count() == 1
+    assert Delivery.objects.filter(attempt__mailing__in=mailings).count() == 50
+    assert sorted(set(smtp_server.accepted.values())) == [1]
+    assert sum(smtp_server.accepted.values()) == 50
