@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import User
+from mailings.dispatching import mailing_saved
 from mailings.models import Client, Mailing, Message
 
 DEMO_BOOK = {
@@ -82,5 +83,6 @@ def seed_demo_mailings() -> int:
                 end_at=start_at + timedelta(days=days),
             )
             mailing.clients.set(clients)
+            mailing_saved(mailing)
             created += 1
     return created

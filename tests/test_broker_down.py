@@ -37,9 +37,18 @@ def broker_down():
     reset_connection_pools()
 
 
-def test_saving_a_mailing_with_the_broker_down_succeeds(
-    client, broker_down, django_capture_on_commit_callbacks, caplog
+def test_saving_a_mailing_with_redis_down_succeeds(
+    client, broker_down, django_capture_on_commit_callbacks, caplog, settings
 ):
+    # Redis is the cache too: both are unreachable, as when the Redis server is stopped.
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
     owner = UserFactory(role="Users")
     client.force_login(owner)
     message, reader = MessageFactory(owner=owner), ClientFactory(owner=owner)

@@ -84,7 +84,19 @@ def test_listings_and_exports_hold_none_of_another_users_rows(
 
 @pytest.mark.parametrize("kind", ["client", "message", "mailing", "attempt"])
 @pytest.mark.parametrize(
-    "view", ["inspect", "edit", "delete", "history", "usage", "preview", "send-test"]
+    "view",
+    [
+        "inspect",
+        "edit",
+        "delete",
+        "history",
+        "usage",
+        "preview",
+        "send-test",
+        "send-now",
+        "disable",
+        "enable",
+    ],
 )
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_object_views_answer_not_found(client, alice_data, mallory, kind, view, method):

@@ -255,3 +255,80 @@ def test_a_manager_sees_every_mailing_read_only(client):
         if denied.status_code == 302:  # Wagtail's "no permission": back to the dashboard
             assert denied["Location"].rstrip("/").endswith("/admin")
     assert Mailing.objects.filter(pk=theirs.pk).exists()
+
+
+def test_owner_disables_and_enables_a_mailing(client, owner):
+    mailing = MailingFactory(owner=owner)
+
+    confirm = client.get(f"/admin/mailings/mailings/disable/{mailing.pk}/")
+    disabled = client.post(f"/admin/mailings/mailings/disable/{mailing.pk}/")
+    mailing.refresh_from_db()
+    assert confirm.status_code == 200 and "Disable" in confirm.content.decode()
+    assert disabled.status_code == 302
+    assert mailing.is_enabled is False
+
+    client.post(f"/admin/mailings/mailings/enable/{mailing.pk}/")
+    mailing.refresh_from_db()
+    assert mailing.is_enabled is True
+    history = client.get(f"/admin/mailings/mailings/history/{mailing.pk}/").content.decode()
+    assert "Mailing disabled" in history and "Mailing enabled" in history
+
+
+def test_send_now_creates_a_run_shown_with_its_progress(client, owner):
+    from mailings.models import Attempt
+
+    mailing = MailingFactory(owner=owner, start_at=timezone.now() - timedelta(hours=1))
+
+    response = client.post(f"/admin/mailings/mailings/send-now/{mailing.pk}/", follow=True)
+
+    assert "The mailing is being sent." in response.content.decode()
+    attempt = Attempt.objects.get(mailing=mailing)
+    inspect = client.get(f"/admin/mailings/attempts/inspect/{attempt.pk}/").content.decode()
+    assert "<progress" in inspect
+    again = client.post(f"/admin/mailings/mailings/send-now/{mailing.pk}/", follow=True)
+    assert "still in progress" in again.content.decode()
+    assert Attempt.objects.filter(mailing=mailing).count() == 1
+
+
+def test_attempt_page_lists_failed_deliveries_with_code_and_reply(client, owner):
+    from mailings.models import Attempt, Delivery
+
+    mailing = MailingFactory(owner=owner)
+    attempt = Attempt.objects.create(mailing=mailing, scheduled_for=mailing.start_at)
+    good, bad = mailing.clients.all()[:2]
+    Delivery.objects.create(attempt=attempt, client=good, email=good.email, status="sent")
+    Delivery.objects.create(
+        attempt=attempt,
+        client=bad,
+        email=bad.email,
+        status="failed",
+        smtp_code=550,
+        response="permanent: 550 5.1.1 No such user here",
+    )
+
+    html = client.get(f"/admin/mailings/attempts/inspect/{attempt.pk}/").content.decode()
+
+    assert html.index(bad.email) < html.index(good.email)  # failed ones first
+    assert "550 5.1.1 No such user here" in html
+
+
+def test_saving_a_mailing_plans_its_next_run(client, owner):
+    message = MessageFactory(owner=owner)
+    recipient = ClientFactory(owner=owner)
+    start = timezone.now() + timedelta(days=2)
+
+    client.post(
+        "/admin/mailings/mailings/add/",
+        {
+            "message": message.pk,
+            "clients": [recipient.pk],
+            "start_at": moment(timedelta(days=2)),
+            "end_at": moment(timedelta(days=9)),
+            "periodicity": "daily",
+            "is_enabled": "on",
+        },
+    )
+
+    mailing = Mailing.objects.get(owner=owner)
+    assert mailing.status == "created"
+    assert abs((mailing.next_run_at - start).total_seconds()) < 120

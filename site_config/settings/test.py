@@ -8,8 +8,10 @@ DEBUG = False
 SECRET_KEY = SECRET_KEY or "test-only-insecure-key"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-# Keep the test suite's cache entries apart from a running service sharing the same Redis.
+# Keep the test suite's cache entries and tasks apart from a running service sharing the
+# same Redis.
 CACHES["default"]["KEY_PREFIX"] = "test"
+CELERY_TASK_DEFAULT_QUEUE = "test-suite"
 
 # Worker processes started by tests must see the test database: on SQLite it is a file.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
