@@ -70,24 +70,34 @@ def prepare(attempt_id: int) -> Attempt:
     attempt = Attempt.objects.select_related("mailing").get(pk=attempt_id)
     if not attempt.deliveries.exists() and attempt.status == Attempt.Status.IN_PROGRESS:
         clients = attempt.mailing.clients.values_list("pk", "email", "unsubscribed_at")
-        Delivery.objects.bulk_create(
-            [
-                Delivery(
-                    attempt_id=attempt.pk,
-                    client_id=pk,
-                    email=email,
-                    status=Delivery.Status.SKIPPED if unsubscribed_at else Delivery.Status.PENDING,
-                    response="unsubscribed" if unsubscribed_at else "",
-                )
-                for pk, email, unsubscribed_at in clients.iterator(chunk_size=2000)
-            ],
-            batch_size=1000,
-            ignore_conflicts=True,  # a second prepare of the same run adds nothing
-        )
+        # All or nothing: a crash half-way must not leave a run with half its recipients.
+        with transaction.atomic():
+            _create_deliveries(attempt, clients)
     Attempt.objects.filter(pk=attempt.pk).update(attempted_at=timezone.now())
     refresh(attempt.pk)
     attempt.refresh_from_db()
     return attempt
+
+
+def _create_deliveries(attempt: Attempt, clients) -> None:
+    """One delivery per client, written 1,000 at a time (memory stays flat for big lists);
+    unsubscribed clients are skipped with the reason."""
+    batch = []
+    for pk, email, unsubscribed_at in clients.iterator(chunk_size=2000):
+        batch.append(
+            Delivery(
+                attempt_id=attempt.pk,
+                client_id=pk,
+                email=email,
+                status=Delivery.Status.SKIPPED if unsubscribed_at else Delivery.Status.PENDING,
+                response="unsubscribed" if unsubscribed_at else "",
+            )
+        )
+        if len(batch) == 1000:
+            Delivery.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    # ignore_conflicts: a second prepare of the same run adds nothing.
+    Delivery.objects.bulk_create(batch, ignore_conflicts=True)
 
 
 # --- Working through a run -------------------------------------------------------------------
