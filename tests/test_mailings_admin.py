@@ -332,3 +332,14 @@ def test_saving_a_mailing_plans_its_next_run(client, owner):
     mailing = Mailing.objects.get(owner=owner)
     assert mailing.status == "created"
     assert abs((mailing.next_run_at - start).total_seconds()) < 120
+
+
+def test_the_attempts_listing_links_each_run_to_its_page(client, owner):
+    from mailings.models import Attempt
+
+    mailing = MailingFactory(owner=owner)
+    attempt = Attempt.objects.create(mailing=mailing, scheduled_for=mailing.start_at)
+
+    html = client.get("/admin/mailings/attempts/").content.decode()
+
+    assert f'href="/admin/mailings/attempts/inspect/{attempt.pk}/"' in html

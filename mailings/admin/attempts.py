@@ -7,7 +7,7 @@ from django.db.models import Case, IntegerField, Value, When
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
-from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, Table
+from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, Table, TitleColumn
 from wagtail.permissions import policy_registry
 
 from mailings.admin import scoped
@@ -75,7 +75,9 @@ class AttemptViewSet(scoped.ScopedModelViewSet):
     url_namespace = "mailings_attempts"
     inspect_view_class = AttemptInspectView
     list_display = [
-        Column("mailing", label=_("Mailing"), sort_key="mailing"),
+        TitleColumn(
+            "mailing", label=_("Mailing"), sort_key="mailing", url_name="mailings_attempts:inspect"
+        ),
         DateColumn("scheduled_for", label=_("Slot"), sort_key="scheduled_for"),
         DateColumn("attempted_at", label=_("Last try"), sort_key="attempted_at"),
         StatusTagColumn("get_status_display", label=_("Status"), sort_key="status"),
