@@ -21,6 +21,7 @@ from tests.support.processes import (
     celery_beat,
     celery_worker,
     database_url_for_processes,
+    use_default_queue,
     wait_until,
 )
 
@@ -68,11 +69,11 @@ class Stack:
 
     def __enter__(self) -> Stack:
         # What this process publishes (on commit after a save) goes to the stack's queue.
-        app.conf.task_default_queue = self.queue
+        use_default_queue(self.queue)
         return self
 
     def __exit__(self, *exc) -> None:
-        app.conf.task_default_queue = self.saved_queue
+        use_default_queue(self.saved_queue)
         for process in self.processes:
             process.stop()
 
@@ -106,13 +107,15 @@ def finished(mailing) -> bool:
     return Attempt.objects.filter(mailing=mailing).exclude(status="in_progress").exists()
 
 
-def test_a_mailing_saved_with_an_open_window_goes_out_at_once(smtp_server, tmp_path):
-    with Stack(smtp_server, tmp_path) as stack:
-        stack.worker()
+def test_a_mailing_saved_with_an_open_window_goes_out_within_one_interval(smtp_server, tmp_path):
+    interval = 10  # the default MAILINGS_DISPATCH_INTERVAL
+    with Stack(smtp_server, tmp_path, MAILINGS_DISPATCH_INTERVAL=str(interval)) as stack:
+        worker = stack.worker()
+        assert wait_until(lambda: "ready." in worker.output(), timeout=60), stack.logs()
         mailing, clients = mailing_for(50, start_in=timedelta(minutes=-1))
         dispatching.mailing_saved(mailing)  # enqueues a tick on commit, as the admin does
 
-        assert wait_until(lambda: finished(mailing), timeout=60), stack.logs()
+        assert wait_until(lambda: finished(mailing), timeout=interval), stack.logs()
 
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.status == "success"

@@ -1,6 +1,8 @@
 """The test suite. Same services as configured (embedded default or real ones), faster hashing,
 mail kept in memory unless a test sends through a real SMTP server on loopback."""
 
+from site_config.env import env_str
+
 from .base import *  # noqa: F403
 from .base import CACHES, DATABASES, SECRET_KEY, VAR_DIR
 
@@ -11,7 +13,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Keep the test suite's cache entries and tasks apart from a running service sharing the
 # same Redis.
 CACHES["default"]["KEY_PREFIX"] = "test"
-CELERY_TASK_DEFAULT_QUEUE = "test-suite"
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "test-suite")  # workers tests start set it
 
 # Worker processes started by tests must see the test database: on SQLite it is a file.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

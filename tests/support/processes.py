@@ -135,3 +135,13 @@ def celery_beat(*, schedule_file: str, env: dict[str, str] | None = None) -> Pro
         ],
         env=env,
     )
+
+
+def use_default_queue(name: str) -> None:
+    """Make this process publish to another queue. Celery caches the routing it derived from
+    the configuration, so the caches go too."""
+    from site_config.celery import app
+
+    app.conf.task_default_queue = name
+    for cached in ("default_queue", "queues", "router", "send_task_message", "default_exchange"):
+        app.amqp.__dict__.pop(cached, None)
