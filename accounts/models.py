@@ -48,6 +48,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_staff = models.BooleanField(_("staff status"), default=False)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Set when the sign-up link is followed; accounts made by an administrator count as
+    # confirmed. An inactive account with no confirmation is waiting for it.
+    email_confirmed_at = models.DateTimeField(_("e-mail confirmed at"), null=True, blank=True)
+    # Set by a manager; a blocked account is also inactive, so it can neither sign in nor
+    # have its mailings sent.
+    blocked_at = models.DateTimeField(_("blocked at"), null=True, blank=True)
 
     objects = UserManager()
 
@@ -59,6 +65,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["email"]
+        permissions = [("block_user", _("Can block and unblock users"))]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
@@ -69,6 +76,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email)
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked_at is not None
+
+    @property
+    def is_pending_confirmation(self) -> bool:
+        return not self.is_active and self.blocked_at is None and self.email_confirmed_at is None
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

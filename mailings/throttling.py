@@ -46,6 +46,7 @@ class CircuitBreaker:
         cache.add(failures_key, 0, timeout=int(self.cooldown * 10))
         try:
             failures = cache.incr(failures_key)
+            cache.touch(failures_key, int(self.cooldown * 10))  # the file cache resets it
         except ValueError:  # expired between add and incr
             cache.set(failures_key, 1, timeout=int(self.cooldown * 10))
             failures = 1

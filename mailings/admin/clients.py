@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import django_filters
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
@@ -62,7 +61,7 @@ class ClientImportView(View):
 
     def dispatch(self, request, *args, **kwargs):
         if not policy_registry.get_by_type(Client).user_has_permission(request.user, "add"):
-            raise PermissionDenied
+            return scoped.forbidden(request)
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):

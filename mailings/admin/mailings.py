@@ -30,12 +30,22 @@ from mailings.models import Mailing
 INSPECT_ROWS = 200
 
 
+def visible_owners(request):
+    from accounts.models import User
+
+    if request is None:
+        return User.objects.none()
+    mailings = mailings_user_may(request.user, "view")
+    return User.objects.filter(pk__in=mailings.values("owner")).order_by("email")
+
+
 class MailingFilterSet(WagtailFilterSet):
     start_at = django_filters.DateFromToRangeFilter(label=_("Start"), widget=DateRangePickerWidget)
+    owner = django_filters.ModelChoiceFilter(label=_("Owner"), queryset=visible_owners)
 
     class Meta:
         model = Mailing
-        fields = ["status", "periodicity", "is_enabled", "start_at"]
+        fields = ["status", "periodicity", "is_enabled", "start_at", "owner"]
 
 
 def action_buttons(user, mailing, *, menu: bool):
