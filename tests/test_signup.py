@@ -165,3 +165,32 @@ def test_sign_up_still_works_when_the_mail_server_is_down(client, settings):
     assert response.status_code == 200
     assert "could not be sent just now" in response.content.decode()
     assert User.objects.filter(email=FORM["email"], is_active=False).exists()
+
+
+def test_sign_up_is_throttled_per_address(client, smtp_server, settings):
+    settings.SIGNUP_LIMIT_PER_HOUR = 2
+    for number in range(2):
+        ok = client.post("/accounts/signup/", {**FORM, "email": f"shop{number}@example.com"})
+        assert ok.status_code == 200
+
+    refused = client.post("/accounts/signup/", {**FORM, "email": "shop9@example.com"})
+
+    assert refused.status_code == 429
+    assert "Too many sign-ups from your address" in refused.content.decode()
+    assert not User.objects.filter(email="shop9@example.com").exists()
+
+
+def test_password_reset_through_wagtail_works_with_the_e_mail_login(client, mailoutbox):
+    User.objects.create_user("forgetful@example.com", "old-Password-123", is_active=True)
+
+    client.post("/admin/password_reset/", {"email": "forgetful@example.com"})
+
+    (mail,) = mailoutbox
+    link = re.search(r"https?://\S+/admin/password_reset/confirm/\S+/", mail.body).group(0)
+    form_page = client.get(path_of(link), follow=True)
+    set_url = form_page.redirect_chain[-1][0] if form_page.redirect_chain else path_of(link)
+    done = client.post(
+        set_url, {"new_password1": "new-Password-456", "new_password2": "new-Password-456"}
+    )
+    assert done.status_code == 302
+    assert client.login(username="forgetful@example.com", password="new-Password-456")
