@@ -24,6 +24,23 @@ def visible_mailings(request):
     )
 
 
+def attempt_result_columns(*, sortable: bool = False) -> list:
+    """How a run went: the columns of the attempts listing and of a mailing's runs."""
+    return [
+        DateColumn(
+            "attempted_at", label=_("Last try"), sort_key="attempted_at" if sortable else None
+        ),
+        StatusTagColumn(
+            "get_status_display", label=_("Status"), sort_key="status" if sortable else None
+        ),
+        Column("progress_percent", label=_("Progress %")),
+        Column("sent", label=_("Sent")),
+        Column("failed", label=_("Failed")),
+        Column("total", label=_("Recipients")),
+        Column("server_response", label=_("Server response")),
+    ]
+
+
 class AttemptFilterSet(WagtailFilterSet):
     mailing = django_filters.ModelChoiceFilter(label=_("Mailing"), queryset=visible_mailings)
     scheduled_for = django_filters.DateFromToRangeFilter(
@@ -79,13 +96,7 @@ class AttemptViewSet(scoped.ScopedModelViewSet):
             "mailing", label=_("Mailing"), sort_key="mailing", url_name="mailings_attempts:inspect"
         ),
         DateColumn("scheduled_for", label=_("Slot"), sort_key="scheduled_for"),
-        DateColumn("attempted_at", label=_("Last try"), sort_key="attempted_at"),
-        StatusTagColumn("get_status_display", label=_("Status"), sort_key="status"),
-        Column("progress_percent", label=_("Progress %")),
-        Column("sent", label=_("Sent")),
-        Column("failed", label=_("Failed")),
-        Column("total", label=_("Recipients")),
-        Column("server_response", label=_("Server response")),
+        *attempt_result_columns(sortable=True),
     ]
     list_export = [
         "mailing",

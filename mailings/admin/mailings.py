@@ -23,6 +23,7 @@ from wagtail.admin.widgets.button import HeaderButton
 from mailings import dispatching
 from mailings.admin import scoped
 from mailings.admin.actions import DisableView, EnableView, SendNowView, mailings_user_may
+from mailings.admin.attempts import attempt_result_columns
 from mailings.admin.forms import MailingForm
 from mailings.admin.widgets import ClientPicker
 from mailings.models import Mailing
@@ -126,12 +127,7 @@ class MailingInspectView(scoped.InspectView):
                     TitleColumn(
                         "scheduled_for", label=_("Slot"), url_name="mailings_attempts:inspect"
                     ),
-                    DateColumn("attempted_at", label=_("Last try")),
-                    StatusTagColumn("get_status_display", label=_("Status")),
-                    Column("sent", label=_("Sent")),
-                    Column("failed", label=_("Failed")),
-                    Column("total", label=_("Recipients")),
-                    Column("server_response", label=_("Server response")),
+                    *attempt_result_columns(),
                 ],
                 attempts[:INSPECT_ROWS],
             ),
