@@ -163,6 +163,8 @@ def test_blocking_signs_out_refuses_login_and_stops_mailings(manager, shop):
         ModelLogEntry.objects.filter(object_id=str(owner.pk)).values_list("action", flat=True)
     )
     assert {"accounts.block", "accounts.unblock"} <= actions
+    history = browser_for(manager).get("/admin/reports/site-history/").content.decode()
+    assert "User blocked" in history and "User unblocked" in history
 
 
 def test_a_manager_cannot_block_a_superuser_or_themself(manager):
