@@ -2,12 +2,25 @@
 
 from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 from wagtail.search import index
+
+from blog.caching import FRAGMENT_TIMEOUT, generation, uses_public_cache
+
+
+def cache_context(request) -> dict:
+    public = uses_public_cache(request)
+    return {
+        "public_cache": public,
+        "cache_generation": generation() if public else 0,
+        "cache_timeout": FRAGMENT_TIMEOUT,
+    }
 
 
 class BlogIndexPage(Page):
@@ -35,8 +48,14 @@ class BlogIndexPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        paginator = Paginator(self.posts(), self.posts_per_page)
-        context["posts"] = paginator.get_page(request.GET.get("page"))
+        number = request.GET.get("page") or "1"
+        # Built only when the cached fragment has to be rendered: a warm cache costs no
+        # query for the list (even building ``.public()`` reads the view restrictions).
+        context["posts"] = SimpleLazyObject(
+            lambda: Paginator(self.posts(), self.posts_per_page).get_page(number)
+        )
+        context["page_number"] = number
+        context.update(cache_context(request))
         return context
 
 
@@ -72,6 +91,19 @@ class BlogPage(Page):
     class Meta:
         verbose_name = _("blog post")
         verbose_name_plural = _("blog posts")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context.update(cache_context(request))
+        return context
+
+    def serve(self, request, *args, **kwargs):
+        # One more view of the live post: an atomic UPDATE, so concurrent views all count.
+        # Previews (and the admin) never get here through this path.
+        if request.method == "GET" and not getattr(request, "is_preview", False):
+            BlogPage.objects.filter(pk=self.pk).update(view_count=F("view_count") + 1)
+            self.view_count += 1
+        return super().serve(request, *args, **kwargs)
 
     def save(self, *args, **kwargs):
         # The count is only ever changed by an UPDATE of its own (view_count = view_count + 1).

@@ -19,10 +19,9 @@ class HomePage(Page):
         verbose_name = _("home page")
 
     def get_context(self, request, *args, **kwargs):
-        from blog.models import BlogPage
+        from blog.caching import home_counters, random_post_cards
 
         context = super().get_context(request, *args, **kwargs)
-        context["latest_posts"] = (
-            BlogPage.objects.live().public().order_by("-date_published", "-pk")[:3]
-        )
+        context["counters"] = home_counters(request)
+        context["post_cards"] = random_post_cards(request)
         return context

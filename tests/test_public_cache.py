@@ -1,0 +1,201 @@
+"""The public site from the cache: a warm home page, blog index and post cost no query beyond
+Wagtail's routing (plus the view counter's UPDATE on a post), however many posts, mailings and
+clients there are; the tree's changes show at once; editors and previews bypass the cache."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from wagtail.models import Page
+
+from blog.models import BlogIndexPage, BlogPage
+from home.models import HomePage
+from mailings.models import Client, Mailing, Message
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def blog():
+    home = HomePage.objects.get()
+    index = home.add_child(instance=BlogIndexPage(title="Blog", slug="blog"))
+    return index
+
+
+def add_posts(index, count, *, start=0):
+    return [
+        index.add_child(
+            instance=BlogPage(title=f"Post {n}", slug=f"post-{n}", body=f"<p>Body {n}</p>")
+        )
+        for n in range(start, start + count)
+    ]
+
+
+def add_mailings(count):
+    owner = UserFactory()
+    message = Message.objects.create(owner=owner, subject="S", body="B")
+    from django.utils import timezone
+
+    now = timezone.now()
+    Mailing.objects.bulk_create(
+        Mailing(owner=owner, message=message, start_at=now, end_at=now + timezone.timedelta(1))
+        for _ in range(count)
+    )
+    Client.objects.bulk_create(
+        Client(owner=owner, email=f"c{n}@example.org", full_name="C") for n in range(count)
+    )
+
+
+def routing_floor(path):
+    """The queries Wagtail's own serving makes around the page's: find the site and the page
+    for ``path``, then check its view restrictions (Wagtail's on_serve_page hook)."""
+    request = RequestFactory().get(path)
+    with CaptureQueriesContext(connection) as queries:
+        page, _args, _kwargs = Page.route_for_request(request, path)
+        list(page.get_view_restrictions())
+    return len(queries)
+
+
+def warm_queries(client, path):
+    client.get(path)  # fills the cache
+    client.get(path)  # a second time, in case a first render fills more
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(queries), [q["sql"] for q in queries.captured_queries]
+
+
+@pytest.mark.parametrize("path", ["/", "/blog/"])
+def test_warm_pages_need_nothing_beyond_routing(client, blog, path):
+    add_posts(blog, 3)
+    add_mailings(10)
+
+    count, sql = warm_queries(client, path)
+
+    assert count == routing_floor(path), sql
+
+
+def test_a_warm_post_needs_routing_and_the_counters_update_only(client, blog):
+    (post,) = add_posts(blog, 1)
+    path = post.url
+
+    count, sql = warm_queries(client, path)
+
+    assert count == routing_floor(path) + 1, sql
+    assert sql[-1].lstrip().upper().startswith("UPDATE")
+
+
+@pytest.mark.parametrize("path", ["/", "/blog/", "/blog/post-0/"])
+def test_warm_query_count_does_not_grow_with_the_data(client, blog, path):
+    add_posts(blog, 1)
+    add_mailings(10)
+    small, _ = warm_queries(client, path)
+
+    add_posts(blog, 499, start=1)
+    add_mailings(4990)
+    cache.clear()
+    large, sql = warm_queries(client, path)
+
+    assert large == small, sql
+
+
+def test_publishing_and_unpublishing_show_at_once(client, blog):
+    add_posts(blog, 2)
+    client.get("/"), client.get("/blog/")  # warm
+    draft = blog.add_child(
+        instance=BlogPage(title="Fresh news", slug="fresh", body="<p>x</p>", live=False)
+    )
+
+    draft.save_revision().publish()
+    assert "Fresh news" in client.get("/blog/").content.decode()
+    assert "Fresh news" in client.get("/").content.decode()  # 3 posts: all shown
+
+    BlogPage.objects.get(pk=draft.pk).unpublish()
+    assert "Fresh news" not in client.get("/blog/").content.decode()
+    assert "Fresh news" not in client.get("/").content.decode()
+
+
+def test_moving_or_deleting_a_post_shows_at_once(client, blog):
+    posts = add_posts(blog, 3)
+    client.get("/blog/")
+
+    Page.objects.get(pk=posts[0].pk).delete()
+
+    assert "Post 0" not in client.get("/blog/").content.decode()
+
+
+def test_the_home_page_picks_different_posts_while_cached(client, blog):
+    add_posts(blog, 10)
+
+    sets = set()
+    for _ in range(50):
+        html = client.get("/").content.decode()
+        sets.add(tuple(sorted(set(__import__("re").findall(r"Post \d+", html)))))
+
+    assert all(len(picked) == 3 for picked in sets)
+    assert len(sets) >= 5
+
+
+def test_the_home_page_renders_with_fewer_than_three_posts(client, blog):
+    add_posts(blog, 2)
+
+    html = client.get("/").content.decode()
+
+    assert "Post 0" in html and "Post 1" in html
+
+
+def test_counters_count_mailings_active_ones_and_unique_addresses(client, blog):
+    from tests.factories import ClientFactory, MailingFactory
+
+    owner = UserFactory()
+    ann = ClientFactory(owner=owner, email="ann@example.org")
+    other_owner = UserFactory()
+    ann_again = ClientFactory(owner=other_owner, email="ANN@example.org")
+    running = MailingFactory(owner=owner, clients=[ann])
+    Mailing.objects.filter(pk=running.pk).update(status="running")
+    MailingFactory(owner=other_owner, clients=[ann_again], is_enabled=False)
+
+    html = client.get("/").content.decode()
+
+    assert 'data-counter="mailings">2<' in html
+    assert 'data-counter="active">1<' in html
+    assert 'data-counter="clients">1<' in html
+
+
+def test_signed_in_editors_neither_read_nor_fill_the_cache(client, blog):
+    (post,) = add_posts(blog, 1)
+    client.get("/blog/")  # an anonymous visit fills the cache
+    BlogPage.objects.filter(pk=post.pk).update(title="Renamed quietly")  # no signal
+
+    assert "Post 0" in client.get("/blog/").content.decode()  # the public cache
+    editor = client.__class__()
+    editor.force_login(UserFactory(is_superuser=True))
+    assert "Renamed quietly" in editor.get("/blog/").content.decode()
+    cache.clear()
+    editor.get("/")
+    from blog.caching import CARDS_KEY, COUNTERS_KEY, generation
+
+    assert cache.get(COUNTERS_KEY) is None
+    assert cache.get(CARDS_KEY.format(generation=generation())) is None
+
+
+def test_previews_do_not_count_views(client, blog):
+    (post,) = add_posts(blog, 1)
+    editor = client.__class__()
+    editor.force_login(UserFactory(is_superuser=True))
+
+    preview = editor.get(f"/admin/pages/{post.pk}/edit/preview/")
+
+    assert preview.status_code == 200
+    assert BlogPage.objects.get(pk=post.pk).view_count == 0
+    client.get(post.url)
+    assert BlogPage.objects.get(pk=post.pk).view_count == 1
