@@ -2,7 +2,6 @@
 
 from django.core.paginator import Paginator
 from django.db import models
-from django.db.models import F
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +11,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from blog.caching import FRAGMENT_TIMEOUT, generation, uses_public_cache
+from blog.page_cache import count_view, mark_cacheable
 
 
 def cache_context(request) -> dict:
@@ -45,6 +45,11 @@ class BlogIndexPage(Page):
             .select_related("image")
             .order_by("-date_published", "-pk")
         )
+
+    def serve(self, request, *args, **kwargs):
+        if uses_public_cache(request):
+            mark_cacheable(request)
+        return super().serve(request, *args, **kwargs)
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
@@ -101,8 +106,9 @@ class BlogPage(Page):
         # One more view of the live post: an atomic UPDATE, so concurrent views all count.
         # Previews (and the admin) never get here through this path.
         if request.method == "GET" and not getattr(request, "is_preview", False):
-            BlogPage.objects.filter(pk=self.pk).update(view_count=F("view_count") + 1)
-            self.view_count += 1
+            self.view_count = count_view(self.pk)
+            if uses_public_cache(request):
+                mark_cacheable(request, post_id=self.pk)
         return super().serve(request, *args, **kwargs)
 
     def save(self, *args, **kwargs):

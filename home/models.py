@@ -18,6 +18,14 @@ class HomePage(Page):
     class Meta:
         verbose_name = _("home page")
 
+    def serve(self, request, *args, **kwargs):
+        from blog.caching import uses_public_cache
+        from blog.page_cache import mark_cacheable
+
+        if uses_public_cache(request):
+            mark_cacheable(request, home=True)
+        return super().serve(request, *args, **kwargs)
+
     def get_context(self, request, *args, **kwargs):
         from blog.caching import home_counters, random_post_cards
 

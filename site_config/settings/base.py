@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "accounts.middleware.UserAdminGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so a cached page still gets every other middleware's headers.
+    "blog.page_cache.PublicPageCacheMiddleware",
 ]
 
 ROOT_URLCONF = "site_config.urls"
