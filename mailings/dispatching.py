@@ -157,3 +157,27 @@ def send_now(mailing: Mailing, *, now: datetime | None = None) -> Attempt | None
             next_run_at=locked.next_run_at, status=locked.status
         )
     return attempt
+
+
+def retry_failed(attempt: Attempt, *, now: datetime | None = None) -> int:
+    """Send a finished run's failed deliveries once more, through the normal engine.
+    Returns how many were put back; 0 (and nothing changes) if the run is still going or
+    none failed, so asking twice sends nothing twice."""
+    from mailings.models import Delivery
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Attempt.objects.select_for_update().get(pk=attempt.pk)
+        if locked.status == Attempt.Status.IN_PROGRESS:
+            return 0
+        count = Delivery.objects.filter(attempt=locked, status=Delivery.Status.FAILED).update(
+            status=Delivery.Status.PENDING, lease_until=None
+        )
+        if count:
+            Attempt.objects.filter(pk=locked.pk).update(
+                status=Attempt.Status.IN_PROGRESS,
+                finished_at=None,
+                retries=0,
+                lease_until=now + timedelta(seconds=settings.MAILINGS_LEASE_SECONDS),
+            )
+    return count

@@ -28,6 +28,9 @@ def log_mailings_with_their_owner(actions):
     actions.register_action("mailings.send_now", _("Send now"), _("Mailing sent now"))
     actions.register_action("mailings.disable", _("Disable mailing"), _("Mailing disabled"))
     actions.register_action("mailings.enable", _("Enable mailing"), _("Mailing enabled"))
+    actions.register_action(
+        "mailings.retry_failed", _("Retry failed deliveries"), _("Failed deliveries sent again")
+    )
 
 
 @hooks.register("construct_main_menu")

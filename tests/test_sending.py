@@ -223,3 +223,36 @@ def test_the_rate_limit_holds(faulty_smtp, settings):
     assert len(stamps) == 50
     assert max(per_second.values()) <= 22
     assert stamps[-1] - stamps[0] > 1.0  # 50 messages at 20 a second span three windows
+
+
+def test_retry_failed_sends_only_the_failed_ones_once(faulty_smtp, client):
+    from mailings import dispatching
+
+    attempt, clients = make_run(10)
+    faulty_smtp.reject = {clients[1].email, clients[4].email}
+    done = run_until_done(attempt.pk)
+    assert (done.sent, done.failed) == (8, 2)
+    faulty_smtp.reject = set()
+    client.force_login(attempt.mailing.owner)
+
+    page = client.get(f"/admin/mailings/attempts/inspect/{attempt.pk}/").content.decode()
+    assert f"/admin/mailings/attempts/retry-failed/{attempt.pk}/" in page
+    client.post(f"/admin/mailings/attempts/retry-failed/{attempt.pk}/")
+    again = run_until_done(attempt.pk)
+    client.post(f"/admin/mailings/attempts/retry-failed/{attempt.pk}/")  # none failed now
+    assert dispatching.retry_failed(again) == 0
+    run_until_done(attempt.pk)
+
+    assert (again.status, again.sent, again.failed) == ("success", 10, 0)
+    assert [faulty_smtp.accepted[c.email] for c in clients] == [1] * 10
+
+
+def test_only_the_owner_may_retry_failed(faulty_smtp, client):
+    attempt, clients = make_run(3)
+    faulty_smtp.reject = {clients[0].email}
+    run_until_done(attempt.pk)
+    for intruder in (UserFactory(role="Users"), UserFactory(role="Managers")):
+        client.force_login(intruder)
+        response = client.post(f"/admin/mailings/attempts/retry-failed/{attempt.pk}/")
+        assert response.status_code == 404
+    assert Delivery.objects.filter(attempt=attempt, status="failed").count() == 1

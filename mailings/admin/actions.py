@@ -15,7 +15,7 @@ from wagtail.log_actions import log
 from wagtail.permissions import policy_registry
 
 from mailings import dispatching, tasks
-from mailings.models import Mailing
+from mailings.models import Attempt, Mailing
 from mailings.permissions import MODERATE_PERMISSION
 
 
@@ -104,3 +104,47 @@ class EnableView(DisableView):
     question = _("Enable this mailing again? Its next slot goes out as scheduled.")
     button = _("Enable")
     enable = True
+
+
+class RetryFailedView(View):
+    """Send a finished run's failed deliveries once more (the mailing's owner only)."""
+
+    def dispatch(self, request, *args, pk, **kwargs):
+        owned = mailings_user_may(request.user, "change")
+        self.attempt = get_object_or_404(Attempt.objects.filter(mailing__in=owned), pk=pk)
+        return super().dispatch(request, *args, **kwargs)
+
+    def next_url(self) -> str:
+        return reverse("mailings_attempts:inspect", args=[self.attempt.pk])
+
+    def get(self, request):
+        return TemplateResponse(
+            request,
+            "mailings/mailings/confirm_action.html",
+            {
+                "mailing": self.attempt.mailing,
+                "page_title": _("Retry failed deliveries"),
+                "header_icon": "redirect",
+                "question": _("Send the %(count)s failed deliveries of this run once more?")
+                % {"count": self.attempt.failed},
+                "button": _("Retry failed deliveries"),
+                "cancel_url": self.next_url(),
+            },
+        )
+
+    def post(self, request):
+        count = dispatching.retry_failed(self.attempt)
+        if count:
+            tasks.on_commit_enqueue(tasks.send_attempt, self.attempt.pk)
+            log(
+                self.attempt.mailing,
+                "mailings.retry_failed",
+                user=request.user,
+                data={"attempt": self.attempt.pk, "deliveries": count},
+            )
+            messages.success(
+                request, _("%(count)s deliveries are being sent again.") % {"count": count}
+            )
+        else:
+            messages.warning(request, _("Nothing to retry: the run is still going or none failed."))
+        return redirect(self.next_url())

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Case, IntegerField, Value, When
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, Table, TitleColumn
+from wagtail.admin.widgets.button import HeaderButton
 from wagtail.permissions import policy_registry
 
 from mailings.admin import scoped
@@ -54,6 +56,30 @@ class AttemptFilterSet(WagtailFilterSet):
 
 class AttemptInspectView(scoped.InspectView):
     template_name = "mailings/attempts/inspect.html"
+
+    @cached_property
+    def header_buttons(self):
+        from mailings.admin.actions import mailings_user_may
+
+        attempt = self.object
+        buttons = super().header_buttons
+        may_retry = (
+            attempt.status != Attempt.Status.IN_PROGRESS
+            and attempt.failed
+            and mailings_user_may(self.request.user, "change")
+            .filter(pk=attempt.mailing_id)
+            .exists()
+        )
+        if may_retry:
+            buttons = [
+                *buttons,
+                HeaderButton(
+                    _("Retry failed deliveries"),
+                    url=reverse("mailings_attempts:retry_failed", args=[attempt.pk]),
+                    icon_name="redirect",
+                ),
+            ]
+        return buttons
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -114,9 +140,12 @@ class AttemptViewSet(scoped.ScopedModelViewSet):
     list_per_page = 50
 
     def get_urlpatterns(self):
+        from mailings.admin.actions import RetryFailedView
+
         # Runs are made by the scheduler, never by hand: no add, edit or delete.
         return [
             path("", self.index_view, name="index"),
             path("results/", self.index_results_view, name="index_results"),
             path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
+            path("retry-failed/<int:pk>/", RetryFailedView.as_view(), name="retry_failed"),
         ]
