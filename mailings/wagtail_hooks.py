@@ -4,6 +4,7 @@ from wagtail.admin.viewsets.model import ModelViewSetGroup
 
 from mailings.admin.attempts import AttemptViewSet
 from mailings.admin.clients import ClientViewSet
+from mailings.admin.deliveries import FailedDeliveryViewSet
 from mailings.admin.mailings import MailingViewSet
 from mailings.admin.messages import MessageViewSet
 from mailings.models import Attempt, Client, Delivery, Mailing, MailingsLogEntry, Message
@@ -13,7 +14,13 @@ class MailingsGroup(ModelViewSetGroup):
     menu_label = _("Mailings")
     menu_icon = "mail"
     menu_order = 100
-    items = (ClientViewSet, MessageViewSet, MailingViewSet, AttemptViewSet)
+    items = (
+        ClientViewSet,
+        MessageViewSet,
+        MailingViewSet,
+        AttemptViewSet,
+        FailedDeliveryViewSet,
+    )
 
 
 @hooks.register("register_admin_viewset")

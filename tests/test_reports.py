@@ -1,0 +1,101 @@
+"""Reports: failed deliveries per user (everyone's for managers), filtered and exported."""
+
+import csv
+import io
+
+import pytest
+from django.utils import timezone
+
+from mailings.models import Attempt, Delivery
+from tests.factories import ClientFactory, MailingFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/admin/mailings/failed-deliveries/"
+
+
+def run_with(mailing, outcomes):
+    attempt = Attempt.objects.create(
+        mailing=mailing, scheduled_for=timezone.now(), status="failure"
+    )
+    for n, status in enumerate(outcomes):
+        reader = ClientFactory(owner=mailing.owner, email=f"m{mailing.pk}-{n}@example.org")
+        Delivery.objects.create(
+            attempt=attempt,
+            client=reader,
+            email=reader.email,
+            status=status,
+            smtp_code=550 if status == "failed" else 250,
+            response="permanent: 550 No such user" if status == "failed" else "250 OK",
+        )
+    return attempt
+
+
+@pytest.fixture
+def ledger():
+    alice, bob = UserFactory(role="Users"), UserFactory(role="Users")
+    a1, a2 = MailingFactory(owner=alice), MailingFactory(owner=alice)
+    b1 = MailingFactory(owner=bob)
+    run_with(a1, ["sent", "failed", "failed"])
+    run_with(a2, ["failed", "sent"])
+    run_with(b1, ["failed"])
+    return alice, bob, a1, a2, b1
+
+
+def exported(client, query):
+    response = client.get(URL + query)
+    rows = list(csv.reader(io.StringIO(b"".join(response).decode("utf-8-sig"))))
+    return rows[0], rows[1:]
+
+
+def test_a_user_sees_and_exports_exactly_their_failed_deliveries(client, ledger):
+    alice, _, a1, _, _ = ledger
+    client.force_login(alice)
+
+    html = client.get(URL).content.decode()
+    header, rows = exported(client, "?export=csv")
+    _, only_a1 = exported(client, f"?export=csv&mailing={a1.pk}")
+
+    expected = set(
+        Delivery.objects.filter(attempt__mailing__owner=alice, status="failed").values_list(
+            "email", flat=True
+        )
+    )
+    assert header[0] == "Recipient"
+    assert {row[0] for row in rows} == expected and len(rows) == 3
+    assert {row[0] for row in only_a1} == {f"m{a1.pk}-1@example.org", f"m{a1.pk}-2@example.org"}
+    assert all(row[3] == "550" for row in rows)
+    assert all(email in html for email in expected)
+    assert "@example.org" in html and "m" + str(ledger[4].pk) + "-0" not in html
+
+
+def test_xlsx_export_holds_the_filtered_rows(client, ledger):
+    from openpyxl import load_workbook
+
+    alice, _, _, a2, _ = ledger
+    client.force_login(alice)
+
+    response = client.get(URL + f"?export=xlsx&mailing={a2.pk}")
+    sheet = load_workbook(io.BytesIO(b"".join(response))).active
+    values = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+
+    assert values == [f"m{a2.pk}-0@example.org"]
+
+
+def test_another_users_mailing_in_the_filter_is_refused(client, ledger):
+    alice, _, _, _, b1 = ledger
+    client.force_login(alice)
+
+    _, rows = exported(client, f"?export=csv&mailing={b1.pk}")
+
+    assert not any(row[0].startswith(f"m{b1.pk}-") for row in rows)
+
+
+def test_a_manager_sees_everyones_failures_with_the_owner(client, ledger):
+    client.force_login(UserFactory(role="Managers"))
+
+    html = client.get(URL).content.decode()
+    _, rows = exported(client, "?export=csv")
+
+    assert len(rows) == 4
+    assert "Owner" in html
