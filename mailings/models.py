@@ -181,6 +181,13 @@ class Mailing(models.Model):
     def __str__(self) -> str:
         return f"{self.message.subject} ({self.get_periodicity_display()})"
 
+    @property
+    def success_rate(self) -> float | None:
+        """Needs ``mailings.reporting.with_stats``."""
+        from mailings.reporting import success_rate
+
+        return success_rate(self.sent_total, self.failed_total)
+
 
 class Attempt(models.Model):
     """One run of a mailing: the slot it was for and what became of it."""

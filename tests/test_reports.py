@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from mailings.models import Attempt, Delivery
+from mailings.sending import refresh
 from tests.factories import ClientFactory, MailingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -14,12 +15,12 @@ pytestmark = pytest.mark.django_db
 URL = "/admin/mailings/failed-deliveries/"
 
 
-def run_with(mailing, outcomes):
+def run_with(mailing, outcomes, *, tag=""):
     attempt = Attempt.objects.create(
         mailing=mailing, scheduled_for=timezone.now(), status="failure"
     )
     for n, status in enumerate(outcomes):
-        reader = ClientFactory(owner=mailing.owner, email=f"m{mailing.pk}-{n}@example.org")
+        reader = ClientFactory(owner=mailing.owner, email=f"m{mailing.pk}-{n}{tag}@example.org")
         Delivery.objects.create(
             attempt=attempt,
             client=reader,
@@ -28,6 +29,7 @@ def run_with(mailing, outcomes):
             smtp_code=550 if status == "failed" else 250,
             response="permanent: 550 No such user" if status == "failed" else "250 OK",
         )
+    refresh(attempt.pk)  # the engine's own recount
     return attempt
 
 
@@ -99,3 +101,38 @@ def test_a_manager_sees_everyones_failures_with_the_owner(client, ledger):
 
     assert len(rows) == 4
     assert "Owner" in html
+
+
+def test_a_mailings_figures_equal_the_ledger(client, ledger):
+    from django.db import connection
+
+    alice, _, a1, _, _ = ledger
+    run_with(a1, ["sent", "sent", "failed", "skipped"], tag="second")
+    client.force_login(alice)
+
+    html = client.get(f"/admin/mailings/mailings/inspect/{a1.pk}/").content.decode()
+    listing = client.get("/admin/mailings/mailings/").content.decode()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM mailings_attempt WHERE mailing_id = %s", [a1.pk])
+        (runs,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT COUNT(*) FROM mailings_mailing_clients WHERE mailing_id = %s", [a1.pk]
+        )
+        (recipients,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT SUM(CASE WHEN d.status = 'sent' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END) "
+            "FROM mailings_delivery d JOIN mailings_attempt a ON a.id = d.attempt_id "
+            "WHERE a.mailing_id = %s",
+            [a1.pk],
+        )
+        sent, failed = cursor.fetchone()
+
+    assert (runs, sent, failed) == (2, 3, 3)
+    assert f'data-stat="runs">{runs}<' in html
+    assert f'data-stat="recipients">{recipients}<' in html
+    assert f'data-stat="sent">{sent}<' in html
+    assert f'data-stat="failed">{failed}<' in html
+    assert f'data-stat="success-rate">{round(100 * sent / (sent + failed), 1)}%<' in html
+    assert "Success %" in listing

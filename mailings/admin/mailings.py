@@ -27,6 +27,7 @@ from mailings.admin.attempts import attempt_result_columns
 from mailings.admin.forms import MailingForm
 from mailings.admin.widgets import ClientPicker
 from mailings.models import Mailing
+from mailings.reporting import with_stats
 
 INSPECT_ROWS = 200
 
@@ -74,6 +75,9 @@ def action_buttons(user, mailing, *, menu: bool):
 
 
 class MailingIndexView(scoped.IndexView):
+    def get_base_queryset(self):
+        return with_stats(super().get_base_queryset()).select_related("message")
+
     def get_list_more_buttons(self, instance):
         return [
             *super().get_list_more_buttons(instance),
@@ -108,6 +112,7 @@ class MailingInspectView(scoped.InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         mailing = self.object
+        context["stats"] = with_stats(Mailing.objects.filter(pk=mailing.pk)).get()
         clients = mailing.clients.order_by("full_name", "email")
         attempts = mailing.attempts.order_by("-scheduled_for")
         context.update(
@@ -158,6 +163,10 @@ class MailingViewSet(scoped.ScopedModelViewSet):
         DateColumn("start_at", label=_("Start")),
         DateColumn("end_at", label=_("End")),
         DateColumn("next_run_at", label=_("Next run")),
+        Column("runs", label=_("Runs"), sort_key="runs"),
+        Column("sent_total", label=_("Sent")),
+        Column("failed_total", label=_("Failed")),
+        Column("success_rate", label=_("Success %")),
     ]
     list_export = [
         "message.subject",
