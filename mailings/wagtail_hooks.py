@@ -7,6 +7,7 @@ from mailings.admin.clients import ClientViewSet
 from mailings.admin.deliveries import FailedDeliveryViewSet
 from mailings.admin.mailings import MailingViewSet
 from mailings.admin.messages import MessageViewSet
+from mailings.dashboard import MailingsPanel
 from mailings.models import Attempt, Client, Delivery, Mailing, MailingsLogEntry, Message
 
 
@@ -46,3 +47,9 @@ def hide_help_from_non_editors(request, menu_items):
     # the Mailings menu.
     if not request.user.is_superuser:
         menu_items[:] = [item for item in menu_items if item.name != "help"]
+
+
+@hooks.register("construct_homepage_panels")
+def add_mailings_panel(request, panels):
+    if request.user.has_perm("mailings.view_mailing"):
+        panels.insert(0, MailingsPanel(request.user))

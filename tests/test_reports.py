@@ -136,3 +136,13 @@ def test_a_mailings_figures_equal_the_ledger(client, ledger):
     assert f'data-stat="failed">{failed}<' in html
     assert f'data-stat="success-rate">{round(100 * sent / (sent + failed), 1)}%<' in html
     assert "Success %" in listing
+
+
+def test_a_manager_filters_failures_by_owner(client, ledger):
+    _, bob, *_ = ledger
+    client.force_login(UserFactory(role="Managers"))
+
+    _, bobs = exported(client, f"?export=csv&owner={bob.pk}")
+
+    expected = Delivery.objects.get(attempt__mailing__owner=bob, status="failed").email
+    assert [row[0] for row in bobs] == [expected]

@@ -21,8 +21,10 @@ INSPECT_ROWS = 500
 def visible_mailings(request):
     if request is None:
         return Mailing.objects.none()
-    return policy_registry.get_by_type(Mailing).instances_user_has_any_permission_for(
-        request.user, ["view"]
+    return (
+        policy_registry.get_by_type(Mailing)
+        .instances_user_has_any_permission_for(request.user, ["view"])
+        .select_related("message")  # the choices show each mailing's subject
     )
 
 
@@ -43,15 +45,27 @@ def attempt_result_columns(*, sortable: bool = False) -> list:
     ]
 
 
+def visible_owners(request):
+    """Owners of the mailings this request may see: for the Owner filters of managers."""
+    from accounts.models import User
+
+    if request is None:
+        return User.objects.none()
+    return User.objects.filter(pk__in=visible_mailings(request).values("owner")).order_by("email")
+
+
 class AttemptFilterSet(WagtailFilterSet):
     mailing = django_filters.ModelChoiceFilter(label=_("Mailing"), queryset=visible_mailings)
+    owner = django_filters.ModelChoiceFilter(
+        label=_("Owner"), field_name="mailing__owner", queryset=visible_owners
+    )
     scheduled_for = django_filters.DateFromToRangeFilter(
         label=_("Slot"), widget=DateRangePickerWidget
     )
 
     class Meta:
         model = Attempt
-        fields = ["mailing", "status", "scheduled_for"]
+        fields = ["mailing", "owner", "status", "scheduled_for"]
 
 
 class AttemptInspectView(scoped.InspectView):
@@ -110,12 +124,18 @@ class AttemptInspectView(scoped.InspectView):
         return context
 
 
+class AttemptIndexView(scoped.IndexView):
+    def get_base_queryset(self):
+        return super().get_base_queryset().select_related("mailing__message", "mailing__owner")
+
+
 class AttemptViewSet(scoped.ScopedModelViewSet):
     model = Attempt
     icon = "history"
     menu_label = _("Attempts")
     url_prefix = "mailings/attempts"
     url_namespace = "mailings_attempts"
+    index_view_class = AttemptIndexView
     inspect_view_class = AttemptInspectView
     list_display = [
         TitleColumn(

@@ -9,7 +9,7 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
 
 from mailings.admin import scoped
-from mailings.admin.attempts import visible_mailings
+from mailings.admin.attempts import visible_mailings, visible_owners
 from mailings.models import Delivery
 
 
@@ -17,13 +17,16 @@ class FailedDeliveryFilterSet(WagtailFilterSet):
     mailing = django_filters.ModelChoiceFilter(
         label=_("Mailing"), field_name="attempt__mailing", queryset=visible_mailings
     )
+    owner = django_filters.ModelChoiceFilter(
+        label=_("Owner"), field_name="attempt__mailing__owner", queryset=visible_owners
+    )
     date = django_filters.DateFromToRangeFilter(
         label=_("Date"), field_name="attempt__scheduled_for", widget=DateRangePickerWidget
     )
 
     class Meta:
         model = Delivery
-        fields = ["mailing", "date"]
+        fields = ["mailing", "owner", "date"]
 
 
 class FailedDeliveryIndexView(scoped.IndexView):

@@ -19,26 +19,19 @@ from wagtail.admin.ui.tables import (
     TitleColumn,
 )
 from wagtail.admin.widgets.button import HeaderButton
+from wagtail.permissions import policy_registry
 
 from mailings import dispatching
 from mailings.admin import scoped
-from mailings.admin.actions import DisableView, EnableView, SendNowView, mailings_user_may
-from mailings.admin.attempts import attempt_result_columns
+from mailings.admin.actions import DisableView, EnableView, SendNowView
+from mailings.admin.attempts import attempt_result_columns, visible_owners
 from mailings.admin.forms import MailingForm
 from mailings.admin.widgets import ClientPicker
 from mailings.models import Mailing
+from mailings.permissions import MODERATE_PERMISSION
 from mailings.reporting import with_stats
 
 INSPECT_ROWS = 200
-
-
-def visible_owners(request):
-    from accounts.models import User
-
-    if request is None:
-        return User.objects.none()
-    mailings = mailings_user_may(request.user, "view")
-    return User.objects.filter(pk__in=mailings.values("owner")).order_by("email")
 
 
 class MailingFilterSet(WagtailFilterSet):
@@ -52,9 +45,10 @@ class MailingFilterSet(WagtailFilterSet):
 
 def action_buttons(user, mailing, *, menu: bool):
     """Send now / Disable / Enable, for whoever may do them to this mailing."""
+    policy = policy_registry.get_by_type(Mailing)
     make = MenuItem if menu else HeaderButton
     buttons = []
-    if mailings_user_may(user, "change").filter(pk=mailing.pk).exists():
+    if policy.permits(user, ["change"], mailing):
         buttons.append(
             make(
                 _("Send now"),
@@ -62,7 +56,8 @@ def action_buttons(user, mailing, *, menu: bool):
                 icon_name="mail",
             )
         )
-    if mailings_user_may(user, "moderate").filter(pk=mailing.pk).exists():
+    moderator = user.is_superuser or user.has_perm(MODERATE_PERMISSION)
+    if policy.permits(user, ["view" if moderator else "change"], mailing):
         name, label = ("disable", _("Disable")) if mailing.is_enabled else ("enable", _("Enable"))
         buttons.append(
             make(
