@@ -146,3 +146,27 @@ def test_a_manager_filters_failures_by_owner(client, ledger):
 
     expected = Delivery.objects.get(attempt__mailing__owner=bob, status="failed").email
     assert [row[0] for row in bobs] == [expected]
+
+
+def test_attempts_export_holds_exactly_the_filtered_runs(client, ledger):
+    alice, _, a1, _, _ = ledger
+    run_with(a1, ["sent"], tag="again")
+    client.force_login(alice)
+
+    response = client.get(f"/admin/mailings/attempts/?export=csv&mailing={a1.pk}")
+    rows = list(csv.reader(io.StringIO(b"".join(response).decode("utf-8-sig"))))[1:]
+    everything = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(client.get("/admin/mailings/attempts/?export=csv")).decode("utf-8-sig")
+            )
+        )
+    )[1:]
+
+    expected = Attempt.objects.filter(mailing=a1).count()
+    assert len(rows) == expected == 2
+    assert len(everything) == Attempt.objects.filter(mailing__owner=alice).count() == 3
+    sent_column = [int(row[4]) for row in rows]
+    assert sorted(sent_column) == sorted(
+        Attempt.objects.filter(mailing=a1).values_list("sent", flat=True)
+    )
