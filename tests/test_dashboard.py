@@ -1,5 +1,6 @@
 """The dashboard panel: its figures equal the ledger, and its cost does not grow with it."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -79,6 +80,26 @@ def test_the_panel_shows_the_ledgers_figures(client):
     all_sent, _ = sql_counts()
     assert "Mailings across the service" in site
     assert f'data-figure="sent">{all_sent}<' in site
+
+
+def test_the_chart_speaks_svg_whatever_the_users_language(client):
+    """Lengths in SVG take a decimal point: a Russian user's "54,0" was a console error for
+    every bar (found by the browser journeys)."""
+    from wagtail.users.models import UserProfile
+
+    russian = UserFactory(role="Users")
+    profile = UserProfile.get_for_user(russian)
+    profile.preferred_language = "ru"
+    profile.save()
+    build_ledger(russian, attempts=1, per_attempt=3)
+    client.force_login(russian)
+
+    html = client.get("/admin/").content.decode()
+
+    assert "Мои рассылки" in html
+    lengths = re.findall(r'<rect x="([^"]*)" y="([^"]*)" width="([^"]*)" height="([^"]*)"', html)
+    assert len(lengths) == 60
+    assert [bar for bar in lengths if not all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in bar)] == []
 
 
 @pytest.mark.parametrize(
