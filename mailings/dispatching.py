@@ -11,6 +11,7 @@ message or a crash therefore neither loses nor doubles a run.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,12 +19,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from mailings import schedule
+from mailings import bulk, schedule, sending
 from mailings.models import Attempt, Mailing
 
 logger = logging.getLogger(__name__)
 
-TICK_BATCH = 500
+# Due mailings per tick; a full batch runs the next tick at once (tasks.dispatch_due).
+TICK_BATCH = 25
 
 
 def site_timezone() -> ZoneInfo:
@@ -64,55 +66,66 @@ def mailing_saved(mailing: Mailing, *, now: datetime | None = None) -> None:
         transaction.on_commit(enqueue_dispatch)
 
 
-def dispatch_due(*, now: datetime | None = None) -> list[int]:
-    """One scheduler tick. Returns the ids of the runs to hand to workers."""
+@dataclass
+class Tick:
+    attempt_ids: list[int]  # runs to hand to workers
+    more: bool  # a batch was full: more is due, run another tick at once
+
+
+def tick(*, now: datetime | None = None) -> Tick:
+    """One scheduler tick: at most TICK_BATCH due mailings get their run, and at most
+    TICK_BATCH runs whose lease ran out are handed out again. Its cost does not depend on
+    how many mailings there are or how many are due (bench/dispatch_scale.py); when a batch
+    was full, ``more`` says so and the task runs the next tick right away."""
     now = now or timezone.now()
+    created, due_full = _claim_due_batch(now)
+    expired = _claim_expired_runs(now)
+    return Tick(created + expired, more=due_full or len(expired) == TICK_BATCH)
+
+
+def dispatch_due(*, now: datetime | None = None) -> list[int]:
+    """Ticks until nothing is due (the ``dispatch_due`` command, tests). Returns the ids of
+    the runs to hand to workers."""
     attempt_ids: list[int] = []
     while True:
-        created = _claim_due_batch(now)
-        attempt_ids += created
-        if len(created) < TICK_BATCH:
-            break
-    attempt_ids += _claim_expired_runs(now)
-    return attempt_ids
+        result = tick(now=now)
+        attempt_ids += result.attempt_ids
+        if not result.more:
+            return attempt_ids
 
 
-def _claim_due_batch(now: datetime) -> list[int]:
+def _claim_due_batch(now: datetime) -> tuple[list[int], bool]:
+    """Create the runs of up to TICK_BATCH due mailings and plan their next slot, in four
+    statements whatever the batch size. Returns the new runs and whether the batch was full."""
     tz = site_timezone()
     lease = now + timedelta(seconds=settings.MAILINGS_LEASE_SECONDS)
     with transaction.atomic():
         due = list(
             Mailing.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(is_enabled=True, next_run_at__lte=now, owner__is_active=True)
-            .only("pk", "start_at", "end_at", "periodicity", "next_run_at", "status")
+            .values_list("pk", "start_at", "end_at", "periodicity", "next_run_at")
             .order_by("next_run_at")[:TICK_BATCH]
         )
         if not due:
-            return []
-        runs = []
-        for mailing in due:
-            args = (mailing.start_at, mailing.end_at, mailing.periodicity, tz)
+            return [], False
+        runs, plans = [], []
+        for pk, start_at, end_at, periodicity, next_run_at in due:
+            args = (start_at, end_at, periodicity, tz)
             # After downtime: one run, for the latest slot that has come.
-            slot = schedule.latest_slot(now, *args) or mailing.next_run_at
-            runs.append(Attempt(mailing_id=mailing.pk, scheduled_for=slot, lease_until=lease))
-            mailing.next_run_at = schedule.next_slot_after(slot, *args)
-            mailing.status = schedule.status_at(now, *args)
-            if mailing.next_run_at is not None and mailing.status == Mailing.Status.FINISHED:
-                mailing.status = Mailing.Status.RUNNING
-        Attempt.objects.bulk_create(runs, ignore_conflicts=True)
-        Mailing.objects.bulk_update(due, ["next_run_at", "status"])
-        slots = {(run.mailing_id, run.scheduled_for) for run in runs}
-        ids = [
-            pk
-            for pk, mailing_id, scheduled_for in Attempt.objects.filter(
-                mailing_id__in=[m.pk for m in due],
-                scheduled_for__in=[run.scheduled_for for run in runs],
-                status=Attempt.Status.IN_PROGRESS,
-            ).values_list("pk", "mailing_id", "scheduled_for")
-            if (mailing_id, scheduled_for) in slots
-        ]
+            slot = schedule.latest_slot(now, *args) or next_run_at
+            runs.append((pk, slot))
+            following = schedule.next_slot_after(slot, *args)
+            status = schedule.status_at(now, *args)
+            if following is not None and status == Mailing.Status.FINISHED:
+                status = Mailing.Status.RUNNING
+            plans.append((pk, following, status))
+        # A slot that already has its run (a "send now") is skipped, not doubled.
+        ids = bulk.insert_rows(
+            Attempt, ("mailing", "scheduled_for"), runs, values={"lease_until": lease}
+        )
+        bulk.update_rows(Mailing, ("next_run_at", "status"), plans)
     logger.info("dispatch: %s due mailing(s), %s run(s) to send", len(due), len(ids))
-    return ids
+    return ids, len(due) == TICK_BATCH
 
 
 def _claim_expired_runs(now: datetime) -> list[int]:
@@ -180,4 +193,6 @@ def retry_failed(attempt: Attempt, *, now: datetime | None = None) -> int:
                 retries=0,
                 lease_until=now + timedelta(seconds=settings.MAILINGS_LEASE_SECONDS),
             )
+            # The engine counts results as they come; the failed ones are pending again.
+            sending.refresh(locked.pk)
     return count

@@ -18,16 +18,14 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from mailings import composing, smtp
+from mailings import composing, ledger, smtp
 from mailings.models import Attempt, Delivery
 from mailings.throttling import CircuitBreaker, RateLimiter
 from mailings.unsubscribe import make_token
@@ -59,7 +57,14 @@ def backoff(tries: int) -> float:
 
 
 def unsubscribe_url(client_id: int) -> str:
-    return settings.SITE_URL + reverse("unsubscribe", args=[make_token(client_id)])
+    return unsubscribe_url_prefix() + make_token(client_id) + "/"
+
+
+def unsubscribe_url_prefix() -> str:
+    """The unsubscribe link without its token (resolved once, not per message)."""
+    url = settings.SITE_URL + reverse("unsubscribe", args=["token"])
+    assert url.endswith("/token/")
+    return url[: -len("token/")]
 
 
 # --- Preparing a run -------------------------------------------------------------------------
@@ -197,6 +202,8 @@ def send_chunk(
     envelope_from = _address_of(sender)
     domain = envelope_from.rpartition("@")[2] or "localhost"
     flush_every = settings.MAILINGS_FLUSH_EVERY
+    builder = composing.MessageBuilder(sender=sender)
+    link_prefix = unsubscribe_url_prefix()
     pending = list(chunk.deliveries)
     failure: smtp.Outcome | None = None
     try:
@@ -204,7 +211,15 @@ def send_chunk(
             while pending:
                 delivery = pending[0]
                 limiter.wait()
-                raw = build(message, delivery, sender=sender, domain=domain, attempt=attempt)
+                raw = build(
+                    builder,
+                    message,
+                    delivery,
+                    link=link_prefix + make_token(delivery.client_id) + "/",
+                    # The same delivery always has the same id: a mail client can drop a
+                    # message it got twice.
+                    message_id=f"<mailing.d{delivery.pk}.a{attempt.pk}@{domain}>",
+                )
                 outcome = connection.send(
                     sender=envelope_from, recipient=delivery.email, message=raw
                 )
@@ -226,9 +241,10 @@ def send_chunk(
     return failure
 
 
-def build(message, delivery: Delivery, *, sender: str, domain: str, attempt: Attempt) -> bytes:
+def build(
+    builder: composing.MessageBuilder, message, delivery: Delivery, *, link: str, message_id: str
+) -> bytes:
     client = delivery.client
-    link = unsubscribe_url(client.pk)
     rendered = composing.render(
         subject=message.subject,
         body=message.body,
@@ -236,67 +252,62 @@ def build(message, delivery: Delivery, *, sender: str, domain: str, attempt: Att
             full_name=client.full_name, email=delivery.email, unsubscribe_url=link
         ),
     )
-    email = EmailMessage(
+    return builder.build(
+        to=delivery.email,
         subject=rendered.subject,
         body=rendered.body,
-        from_email=sender,
-        to=[delivery.email],
         headers={
-            # The same delivery always has the same id: a mail client can drop a resend.
-            "Message-ID": make_msgid(idstring=f"d{delivery.pk}.a{attempt.pk}", domain=domain),
+            "Message-ID": message_id,
             "List-Unsubscribe": f"<{link}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
-    return email.message().as_bytes(linesep="\r\n")
 
 
 # --- The ledger ------------------------------------------------------------------------------
 
 
 def record(attempt_id: int, results: list[Result]) -> None:
-    """Write a batch of results in bulk. Only deliveries still pending are written, so a late
-    duplicate worker cannot undo a result."""
+    """Write a batch of results: one UPDATE for the deliveries, one for the run's counts.
+
+    Only deliveries still pending are written (a late duplicate worker cannot undo a result),
+    and the run's counts grow by exactly the rows that changed."""
     if not results:
         return
     now = timezone.now()
     max_tries = settings.MAILINGS_MAX_TRIES
-    with transaction.atomic():
-        still_pending = set(
-            Delivery.objects.filter(
-                pk__in=[r.delivery_id for r in results], status=Delivery.Status.PENDING
-            ).values_list("pk", flat=True)
-        )
-        updates = []
-        for result in results:
-            if result.delivery_id not in still_pending:
-                continue
-            outcome = result.outcome
-            retry = outcome.kind == smtp.TEMPORARY and result.tries < max_tries
-            if outcome.sent:
-                status = Delivery.Status.SENT
-            elif retry:
-                status = Delivery.Status.PENDING
-            else:
-                status = Delivery.Status.FAILED
-            updates.append(
-                Delivery(
-                    pk=result.delivery_id,
-                    status=status,
-                    smtp_code=outcome.code,
-                    response=outcome.reply[:500] if outcome.sent else _explain(outcome),
-                    tries=result.tries,
-                    sent_at=now if outcome.sent else None,
-                    lease_until=now + timedelta(seconds=backoff(result.tries)) if retry else None,
-                )
+    rows = []
+    for result in results:
+        outcome = result.outcome
+        retry = outcome.kind == smtp.TEMPORARY and result.tries < max_tries
+        if outcome.sent:
+            status = Delivery.Status.SENT
+        elif retry:
+            status = Delivery.Status.PENDING
+        else:
+            status = Delivery.Status.FAILED
+        rows.append(
+            ledger.DeliveryResult(
+                pk=result.delivery_id,
+                status=status,
+                smtp_code=outcome.code,
+                response=outcome.reply[:500] if outcome.sent else _explain(outcome),
+                tries=result.tries,
+                sent_at=now if outcome.sent else None,
+                lease_until=now + timedelta(seconds=backoff(result.tries)) if retry else None,
             )
-        Delivery.objects.bulk_update(
-            updates, ["status", "smtp_code", "response", "tries", "sent_at", "lease_until"]
         )
+    with transaction.atomic():
+        written = ledger.write_results(rows)
+        changes = {}
+        for name, status in (("sent", Delivery.Status.SENT), ("failed", Delivery.Status.FAILED)):
+            if written[status]:
+                changes[name] = F(name) + written[status]
         last_problem = next((r.outcome for r in reversed(results) if not r.outcome.sent), None)
         if last_problem is not None:
-            Attempt.objects.filter(pk=attempt_id).update(server_response=_explain(last_problem))
-    refresh(attempt_id)
+            changes["server_response"] = _explain(last_problem)
+        if changes:
+            Attempt.objects.filter(pk=attempt_id).update(**changes)
 
 
 def release(deliveries: list[Delivery]) -> None:

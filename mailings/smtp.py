@@ -18,6 +18,7 @@ Classification (docs/sending.md):
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ FATAL = "fatal"
 AMBIGUOUS = "ambiguous"
 
 CRLF = b"\r\n"
+# Addresses that can go on a command line as they are (anything else takes smtplib's path).
+PLAIN_ADDRESS = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class Connection:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.smtp: smtplib.SMTP | None = None
+        self.pipelining = False
 
     def __enter__(self) -> Connection:
         self.open()
@@ -134,6 +138,7 @@ class Connection:
                 outcome = Outcome(FATAL, exc.smtp_code, reply_text(exc.smtp_error))
             raise ConnectionFailedError(outcome) from exc
         self.smtp = smtp
+        self.pipelining = smtp.does_esmtp and smtp.has_extn("pipelining")
 
     def close(self) -> None:
         if self.smtp is None:
@@ -149,6 +154,12 @@ class Connection:
         smtp = self.smtp
         if smtp is None:
             raise RuntimeError("the connection is not open")
+        if (
+            self.pipelining
+            and PLAIN_ADDRESS.fullmatch(sender)
+            and PLAIN_ADDRESS.fullmatch(recipient)
+        ):
+            return self._send_pipelined(sender, recipient, message)
         try:
             code, reply = smtp.mail(sender)
             if code != 250:
@@ -166,8 +177,40 @@ class Connection:
             raise
         except Exception as exc:
             raise ConnectionFailedError(classify_exception(exc)) from exc
+        return self._final_reply()
+
+    def _send_pipelined(self, sender: str, recipient: str, message: bytes) -> Outcome:
+        """RFC 2920: MAIL, RCPT and DATA in one write, their three replies read after, then
+        the message: two round trips instead of four. The same outcomes as ``send``."""
+        smtp = self.smtp
         try:
-            code, reply = smtp.getreply()
+            smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+            mail_code, mail_reply = smtp.getreply()
+            rcpt_code, rcpt_reply = smtp.getreply()
+            data_code, data_reply = smtp.getreply()
+            if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+                # A server that opened DATA for no recipient: end the empty message.
+                smtp.send(b".\r\n")
+                smtp.getreply()
+            if mail_code != 250:
+                self._reset()
+                outcome = classify_code(mail_code, reply_text(mail_reply), per_recipient=False)
+                raise ConnectionFailedError(outcome)
+            if rcpt_code not in (250, 251):
+                return self._refused(rcpt_code, rcpt_reply)
+            if data_code != 354:
+                return self._refused(data_code, data_reply)
+            smtp.send(_dot_stuffed(message))
+        except ConnectionFailedError:
+            raise
+        except Exception as exc:
+            raise ConnectionFailedError(classify_exception(exc)) from exc
+        return self._final_reply()
+
+    def _final_reply(self) -> Outcome:
+        """The server's answer to the final dot: only a 2xx is "sent"."""
+        try:
+            code, reply = self.smtp.getreply()
         except Exception as exc:
             if _timed_out(exc):
                 # The server has the whole message and went quiet: it may have queued it

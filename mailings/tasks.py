@@ -24,11 +24,14 @@ DB_RETRY = {
 
 @shared_task(name="mailings.tasks.dispatch_due", ignore_result=True, **DB_RETRY)
 def dispatch_due() -> int:
-    """One scheduler tick: create due runs, then hand them (and stale ones) to workers."""
-    attempt_ids = dispatching.dispatch_due()
-    for attempt_id in attempt_ids:
+    """One scheduler tick: create due runs, then hand them (and stale ones) to workers.
+    If more is due than one tick takes, the next tick follows at once."""
+    result = dispatching.tick()
+    for attempt_id in result.attempt_ids:
         enqueue(send_attempt, attempt_id)
-    return len(attempt_ids)
+    if result.more:
+        enqueue(dispatch_due)
+    return len(result.attempt_ids)
 
 
 @shared_task(name="mailings.tasks.send_attempt", ignore_result=True, **DB_RETRY)

@@ -27,15 +27,18 @@ def smtp_server(settings):
         yield server
 
 
-@pytest.fixture
-def faulty_smtp(settings):
+@pytest.fixture(params=["pipelining", "in-turns"])
+def faulty_smtp(settings, request):
     """A switchable misbehaving SMTP server; the engine's settings point at it, with short
-    timeouts and retry delays so a test needs seconds, not minutes."""
+    timeouts and retry delays so a test needs seconds, not minutes. Every test runs twice:
+    with a server that offers PIPELINING (the engine batches MAIL, RCPT and DATA) and with
+    one that does not (one command at a time)."""
     from django.core.cache import cache
 
     from tests.support.faulty_smtp import FaultySMTPServer
 
     with FaultySMTPServer() as server:
+        server.pipelining = request.param == "pipelining"
         server.slow_seconds = 3
         settings.EMAIL_HOST = "127.0.0.1"
         settings.EMAIL_PORT = server.port

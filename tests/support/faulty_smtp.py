@@ -4,7 +4,8 @@ Modes: ``ok``; ``refuse`` (nothing listens: connection refused); ``slow`` (accep
 nothing, beyond any client timeout); ``nonsense`` (answers with something that is not SMTP);
 ``421`` (says it is shutting down); ``451`` (temporarily refuses every recipient);
 ``drop_in_data`` (closes the connection half-way through a message); ``hang_after_data``
-(queues a message, then never answers: the ambiguous case). Whatever the mode,
+(queues a message, then never answers: the ambiguous case). It offers PIPELINING unless
+``pipelining`` is set to False. Whatever the mode,
 ``reject`` and ``greylist`` hold addresses that always get a 550 or, once each, a 451.
 It counts every message it accepted, per recipient.
 """
@@ -25,6 +26,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def setup(self):
         super().setup()
+        # One small write per reply: without this, Nagle holds the second reply of a
+        # pipelined batch until the client's delayed ACK, 40 ms per message.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.state = self.server.owner
 
     def say(self, line: str) -> None:
@@ -54,7 +58,10 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
             command = line.decode("utf-8", "replace").strip()
             verb = command.split(" ", 1)[0].upper()
-            if verb in ("EHLO", "HELO"):
+            if verb == "EHLO" and server.pipelining:
+                self.say("250-faulty.test")
+                self.say("250 PIPELINING")
+            elif verb in ("EHLO", "HELO"):
                 self.say("250 faulty.test")
             elif verb == "MAIL":
                 recipients = []
@@ -118,6 +125,8 @@ class FaultySMTPServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.mode = "ok"
+        # Advertise RFC 2920 pipelining, as most servers do; off, the client talks in turns.
+        self.pipelining = True
         self.slow_seconds = 30.0
         self.reject: set[str] = set()
         self.greylist: set[str] = set()
