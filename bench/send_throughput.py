@@ -179,6 +179,12 @@ def start_worker(queue: str, sink: Sink):
     )
 
 
+def cpu_times() -> tuple[int, int]:
+    """All CPUs' (total, idle) jiffies so far: how busy the machine was during a case."""
+    fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]  # noqa: SIM115
+    return sum(fields), fields[3] + fields[4]  # idle + iowait
+
+
 def stop(workers: list) -> None:
     while workers:
         workers.pop().stop()
@@ -195,6 +201,7 @@ def main() -> None:
     workers = []
     results: dict[str, float | None] = {}
     checks: dict[str, str] = {}
+    busy: dict[str, float] = {}
     try:
         with bench_database() as connection:
             from tests.support.processes import use_default_queue
@@ -207,7 +214,10 @@ def main() -> None:
                 tag = uuid.uuid4().hex[:6]
                 owner, message, clients = make_clients(n, tag)
                 sink.reset()
+                before = cpu_times()
                 results[name] = run(*run_args, owner, message, clients)
+                after = cpu_times()
+                busy[name] = 1 - (after[1] - before[1]) / max(after[0] - before[0], 1)
                 if results[name] is not None:
                     checks[name] = sink.check([c.email for c in clients])
 
@@ -233,7 +243,10 @@ def main() -> None:
         if seconds is None:
             print(f"{name:>34}: not run (pip install -r requirements-bench.txt)")
             continue
-        print(f"{name:>34}: {n / seconds:8.0f} msg/s  {seconds:6.2f} s  sink: {checks[name]}")
+        print(
+            f"{name:>34}: {n / seconds:8.0f} msg/s  {seconds:6.2f} s  CPUs busy"
+            f" {busy[name]:4.0%}  sink: {checks[name]}"
+        )
     rate = {name[0]: (n / s if s else None) for name, s in results.items()}
     for (a, b), target in {("3", "1"): 0.85, ("3", "2"): 1.0, ("4", "3"): 1.4}.items():
         if rate.get(a) and rate.get(b):

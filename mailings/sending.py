@@ -179,10 +179,12 @@ def claim(attempt_id: int) -> Chunk:
             Delivery.objects.filter(pk__in=ids).update(
                 lease_until=now + timedelta(seconds=settings.MAILINGS_LEASE_SECONDS)
             )
-            Attempt.objects.filter(pk=attempt_id).update(
-                lease_until=now + timedelta(seconds=settings.MAILINGS_LEASE_SECONDS),
-                attempted_at=now,
-            )
+            # Renew the run's lease when half of it is gone, not at every claim: workers
+            # sharing a run would otherwise all write its row.
+            lease = timedelta(seconds=settings.MAILINGS_LEASE_SECONDS)
+            Attempt.objects.filter(
+                Q(lease_until__isnull=True) | Q(lease_until__lt=now + lease / 2), pk=attempt_id
+            ).update(lease_until=now + lease, attempted_at=now)
     deliveries = list(
         Delivery.objects.filter(pk__in=ids)
         .select_related("client")
@@ -206,6 +208,7 @@ def send_chunk(
     link_prefix = unsubscribe_url_prefix()
     pending = list(chunk.deliveries)
     failure: smtp.Outcome | None = None
+    tally = Tally()
     try:
         with smtp.Connection(config) as connection:
             while pending:
@@ -226,8 +229,10 @@ def send_chunk(
                 pending.pop(0)
                 chunk.results.append(Result(delivery.pk, outcome, delivery.tries + 1))
                 if len(chunk.results) >= flush_every:
-                    record(attempt.pk, chunk.results)
+                    record(attempt.pk, chunk.results, tally)
                     chunk.results = []
+                    if time.monotonic() - tally.added_at >= 1:
+                        tally.add_to(attempt.pk)
     except smtp.ConnectionFailedError as exc:
         failure = exc.outcome
         if failure.kind == smtp.AMBIGUOUS and pending:
@@ -235,8 +240,9 @@ def send_chunk(
             chunk.results.append(Result(pending[0].pk, failure, pending[0].tries + 1))
             pending.pop(0)
         logger.warning("attempt %s: mail server failure: %s", attempt.pk, failure.reply)
-    record(attempt.pk, chunk.results)
+    record(attempt.pk, chunk.results, tally)
     chunk.results = []
+    tally.add_to(attempt.pk)
     release(pending)
     return failure
 
@@ -267,11 +273,10 @@ def build(
 # --- The ledger ------------------------------------------------------------------------------
 
 
-def record(attempt_id: int, results: list[Result]) -> None:
-    """Write a batch of results: one UPDATE for the deliveries, one for the run's counts.
-
-    Only deliveries still pending are written (a late duplicate worker cannot undo a result),
-    and the run's counts grow by exactly the rows that changed."""
+def record(attempt_id: int, results: list[Result], tally: Tally) -> None:
+    """Write a batch of results to their deliveries in one statement, and tally what changed
+    for the run's counts. Only deliveries still pending are written (a late duplicate worker
+    cannot undo a result), so the counts grow by exactly the rows that changed."""
     if not results:
         return
     now = timezone.now()
@@ -297,17 +302,39 @@ def record(attempt_id: int, results: list[Result]) -> None:
                 lease_until=now + timedelta(seconds=backoff(result.tries)) if retry else None,
             )
         )
-    with transaction.atomic():
-        written = ledger.write_results(rows)
+    written = ledger.write_results(rows)  # one statement: atomic by itself
+    tally.sent += written[Delivery.Status.SENT]
+    tally.failed += written[Delivery.Status.FAILED]
+    last_problem = next((r.outcome for r in reversed(results) if not r.outcome.sent), None)
+    if last_problem is not None:
+        tally.problem = _explain(last_problem)
+
+
+@dataclass
+class Tally:
+    """Results written to deliveries but not yet added to the run's counts. They are added
+    once per chunk, and at least every second, rather than at every flush: two workers on one
+    run would otherwise queue for its row 50 times a second. If a worker dies before adding
+    them, the run is recounted from its deliveries when it is picked up again or ends."""
+
+    sent: int = 0
+    failed: int = 0
+    problem: str | None = None
+    added_at: float = field(default_factory=time.monotonic)
+
+    def add_to(self, attempt_id: int) -> None:
         changes = {}
-        for name, status in (("sent", Delivery.Status.SENT), ("failed", Delivery.Status.FAILED)):
-            if written[status]:
-                changes[name] = F(name) + written[status]
-        last_problem = next((r.outcome for r in reversed(results) if not r.outcome.sent), None)
-        if last_problem is not None:
-            changes["server_response"] = _explain(last_problem)
+        if self.sent:
+            changes["sent"] = F("sent") + self.sent
+        if self.failed:
+            changes["failed"] = F("failed") + self.failed
+        if self.problem:
+            changes["server_response"] = self.problem
         if changes:
             Attempt.objects.filter(pk=attempt_id).update(**changes)
+        self.sent = self.failed = 0
+        self.problem = None
+        self.added_at = time.monotonic()
 
 
 def release(deliveries: list[Delivery]) -> None:
