@@ -90,14 +90,10 @@ def live_site(settings, live_server, tmp_path):
 def mail_server(settings):
     """A real SMTP server on loopback that records what it accepts; the live server's own mail
     (the sign-up confirmation) goes there."""
-    from tests.support.smtp import TestSMTPServer
+    from tests.support.smtp import TestSMTPServer, point_django_mail_at
 
     with TestSMTPServer() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = server.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        point_django_mail_at(settings, server.port)
         yield server
 
 

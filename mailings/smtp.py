@@ -151,61 +151,59 @@ class Connection:
 
     def send(self, *, sender: str, recipient: str, message: bytes) -> Outcome:
         """Send one message to one recipient; only a 2xx after the final dot is "sent"."""
-        smtp = self.smtp
-        if smtp is None:
+        if self.smtp is None:
             raise RuntimeError("the connection is not open")
-        if (
-            self.pipelining
-            and PLAIN_ADDRESS.fullmatch(sender)
-            and PLAIN_ADDRESS.fullmatch(recipient)
-        ):
-            return self._send_pipelined(sender, recipient, message)
+        plain = PLAIN_ADDRESS.fullmatch(sender) and PLAIN_ADDRESS.fullmatch(recipient)
+        envelope = self._envelope_pipelined if self.pipelining and plain else self._envelope
         try:
-            code, reply = smtp.mail(sender)
-            if code != 250:
-                self._reset()
-                outcome = classify_code(code, reply_text(reply), per_recipient=False)
-                raise ConnectionFailedError(outcome)
-            code, reply = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                return self._refused(code, reply)
-            code, reply = smtp.docmd("data")
-            if code != 354:
-                return self._refused(code, reply)
-            smtp.send(_dot_stuffed(message))
+            refusal = envelope(sender, recipient)
+            if refusal is not None:
+                return refusal
+            self.smtp.send(_dot_stuffed(message))
         except ConnectionFailedError:
             raise
         except Exception as exc:
             raise ConnectionFailedError(classify_exception(exc)) from exc
         return self._final_reply()
 
-    def _send_pipelined(self, sender: str, recipient: str, message: bytes) -> Outcome:
-        """RFC 2920: MAIL, RCPT and DATA in one write, their three replies read after, then
-        the message: two round trips instead of four. The same outcomes as ``send``."""
+    def _envelope(self, sender: str, recipient: str) -> Outcome | None:
+        """MAIL, RCPT and DATA one at a time. None when the server waits for the message."""
         smtp = self.smtp
-        try:
-            smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
-            mail_code, mail_reply = smtp.getreply()
-            rcpt_code, rcpt_reply = smtp.getreply()
-            data_code, data_reply = smtp.getreply()
-            if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
-                # A server that opened DATA for no recipient: end the empty message.
-                smtp.send(b".\r\n")
-                smtp.getreply()
-            if mail_code != 250:
-                self._reset()
-                outcome = classify_code(mail_code, reply_text(mail_reply), per_recipient=False)
-                raise ConnectionFailedError(outcome)
-            if rcpt_code not in (250, 251):
-                return self._refused(rcpt_code, rcpt_reply)
-            if data_code != 354:
-                return self._refused(data_code, data_reply)
-            smtp.send(_dot_stuffed(message))
-        except ConnectionFailedError:
-            raise
-        except Exception as exc:
-            raise ConnectionFailedError(classify_exception(exc)) from exc
-        return self._final_reply()
+        code, reply = smtp.mail(sender)
+        if code != 250:
+            self._sender_refused(code, reply)
+        code, reply = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            return self._refused(code, reply)
+        code, reply = smtp.docmd("data")
+        if code != 354:
+            return self._refused(code, reply)
+        return None
+
+    def _envelope_pipelined(self, sender: str, recipient: str) -> Outcome | None:
+        """RFC 2920: MAIL, RCPT and DATA in one write, their three replies read after: with
+        the message, two round trips instead of four, and the same outcomes."""
+        smtp = self.smtp
+        smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+        mail_code, mail_reply = smtp.getreply()
+        rcpt_code, rcpt_reply = smtp.getreply()
+        data_code, data_reply = smtp.getreply()
+        if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+            # A server that opened DATA for no recipient: end the empty message.
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        if mail_code != 250:
+            self._sender_refused(mail_code, mail_reply)
+        if rcpt_code not in (250, 251):
+            return self._refused(rcpt_code, rcpt_reply)
+        if data_code != 354:
+            return self._refused(data_code, data_reply)
+        return None
+
+    def _sender_refused(self, code: int, reply: bytes) -> None:
+        """MAIL FROM refused: no message can go over this session (raises)."""
+        self._reset()
+        raise ConnectionFailedError(classify_code(code, reply_text(reply), per_recipient=False))
 
     def _final_reply(self) -> Outcome:
         """The server's answer to the final dot: only a 2xx is "sent"."""

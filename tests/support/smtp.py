@@ -56,3 +56,12 @@ class TestSMTPServer:
 
     def __exit__(self, *exc) -> None:
         self.controller.stop()
+
+
+def point_django_mail_at(settings, port: int) -> None:
+    """Django's mail settings (pytest-django's ``settings``): plain SMTP to loopback ``port``."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
