@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.send_settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mailing_bench")
@@ -181,7 +182,8 @@ def start_worker(queue: str, sink: Sink):
 
 def cpu_times() -> tuple[int, int]:
     """All CPUs' (total, idle) jiffies so far: how busy the machine was during a case."""
-    fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]  # noqa: SIM115
+    first_line = Path("/proc/stat").read_text().split("\n", 1)[0]
+    fields = [int(v) for v in first_line.split()[1:]]
     return sum(fields), fields[3] + fields[4]  # idle + iowait
 
 

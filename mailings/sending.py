@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +26,7 @@ from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from mailings import composing, ledger, smtp
+from mailings import bulk, composing, smtp
 from mailings.models import Attempt, Delivery
 from mailings.throttling import CircuitBreaker, RateLimiter
 from mailings.unsubscribe import make_token
@@ -54,10 +55,6 @@ def backoff(tries: int) -> float:
         settings.MAILINGS_RETRY_MAX_DELAY,
     )
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
-
-
-def unsubscribe_url(client_id: int) -> str:
-    return unsubscribe_url_prefix() + make_token(client_id) + "/"
 
 
 def unsubscribe_url_prefix() -> str:
@@ -292,17 +289,25 @@ def record(attempt_id: int, results: list[Result], tally: Tally) -> None:
         else:
             status = Delivery.Status.FAILED
         rows.append(
-            ledger.DeliveryResult(
-                pk=result.delivery_id,
-                status=status,
-                smtp_code=outcome.code,
-                response=outcome.reply[:500] if outcome.sent else _explain(outcome),
-                tries=result.tries,
-                sent_at=now if outcome.sent else None,
-                lease_until=now + timedelta(seconds=backoff(result.tries)) if retry else None,
+            (
+                result.delivery_id,
+                status,
+                outcome.code,
+                outcome.reply[:500] if outcome.sent else _explain(outcome),
+                result.tries,
+                now if outcome.sent else None,
+                now + timedelta(seconds=backoff(result.tries)) if retry else None,
             )
         )
-    written = ledger.write_results(rows)  # one statement: atomic by itself
+    written = Counter(  # one statement: atomic by itself
+        bulk.update_rows(
+            Delivery,
+            ("status", "smtp_code", "response", "tries", "sent_at", "lease_until"),
+            rows,
+            only_if={"status": Delivery.Status.PENDING},
+            returning="status",
+        )
+    )
     tally.sent += written[Delivery.Status.SENT]
     tally.failed += written[Delivery.Status.FAILED]
     last_problem = next((r.outcome for r in reversed(results) if not r.outcome.sent), None)
