@@ -40,18 +40,27 @@ def update_rows(
     columns = [[row[0] for row in rows]]
     for i, field in enumerate(targets[1:], start=1):
         columns.append([field.get_db_prep_save(row[i], connection) for row in rows])
-    conditions, condition_params = [], []
-    for name, value in (only_if or {}).items():
-        conditions.append(f"t.{quote(meta.get_field(name).column)} = %s")
-        condition_params.append(value)
+    checks = [(meta.get_field(name), value) for name, value in (only_if or {}).items()]
     if connection.vendor == "postgresql":
-        source = _pg_unnest(targets)
+        # The checked values travel as columns of the source, not as constants in WHERE: a
+        # constant lets the planner scan an index on that column for every row with the
+        # value (all pending deliveries of every run, when the statistics are stale) instead
+        # of looking up the given primary keys.
+        source = _pg_unnest(targets, [f for f, _ in checks])
         assign = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(targets) if i)
-        where = " AND ".join([f"t.{quote(meta.pk.column)} = v.c0", *conditions])
+        where = " AND ".join(
+            [
+                f"t.{quote(meta.pk.column)} = v.c0",
+                *(f"t.{quote(f.column)} = v.w{i}" for i, (f, _) in enumerate(checks)),
+            ]
+        )
         sql = f"UPDATE {quote(meta.db_table)} AS t SET {assign} FROM {source} WHERE {where}"  # noqa: S608
         if returning:
             sql += f" RETURNING t.{quote(meta.get_field(returning).column)}"
-        return _run(sql, [*columns, *condition_params], bool(returning))
+        check_params = [f.get_db_prep_value(value, connection) for f, value in checks]
+        return _run(sql, [*columns, *check_params], bool(returning))
+    conditions = [f"t.{quote(f.column)} = %s" for f, _ in checks]
+    condition_params = [value for _, value in checks]
     out: list = []
     for start in range(0, len(rows), BATCH):  # SQLite names VALUES columns column1, column2, …
         part = [column[start : start + BATCH] for column in columns]
@@ -123,12 +132,14 @@ def insert_rows(
     return out
 
 
-def _pg_unnest(fields) -> str:
-    """``(SELECT unnest(%s::type[]) AS c0, …) AS v``: one array parameter per column."""
-    arrays = ", ".join(
-        f"unnest(%s::{f.db_type(connection)}[]) AS c{i}" for i, f in enumerate(fields)
-    )
-    return f"(SELECT {arrays}) AS v"
+def _pg_unnest(fields, constants=()) -> str:
+    """``(SELECT unnest(%s::type[]) AS c0, …, %s::type AS w0, …) AS v``: one array parameter
+    per column, then one parameter per constant column."""
+    columns = [
+        *(f"unnest(%s::{f.db_type(connection)}[]) AS c{i}" for i, f in enumerate(fields)),
+        *(f"%s::{f.db_type(connection)} AS w{i}" for i, f in enumerate(constants)),
+    ]
+    return f"(SELECT {', '.join(columns)}) AS v"
 
 
 def _sqlite_values(rows: int, width: int) -> str:

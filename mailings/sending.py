@@ -13,6 +13,7 @@ The rules for each kind of failure are in docs/sending.md.
 
 from __future__ import annotations
 
+import collections
 import logging
 import random
 import time
@@ -21,15 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection
 from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from mailings import bulk, composing, smtp
-from mailings.models import Attempt, Delivery
+from mailings.models import Attempt, Client, Delivery, Mailing
 from mailings.throttling import CircuitBreaker, RateLimiter
-from mailings.unsubscribe import make_token
+from mailings.unsubscribe import Signer
 
 logger = logging.getLogger(__name__)
 
@@ -69,37 +70,48 @@ def unsubscribe_url_prefix() -> str:
 
 def prepare(attempt_id: int) -> Attempt:
     """Create the run's deliveries (once) and stamp the try."""
-    attempt = Attempt.objects.select_related("mailing").get(pk=attempt_id)
-    if not attempt.deliveries.exists() and attempt.status == Attempt.Status.IN_PROGRESS:
-        clients = attempt.mailing.clients.values_list("pk", "email", "unsubscribed_at")
-        # All or nothing: a crash half-way must not leave a run with half its recipients.
-        with transaction.atomic():
-            _create_deliveries(attempt, clients)
+    attempt = Attempt.objects.get(pk=attempt_id)
+    if attempt.status == Attempt.Status.IN_PROGRESS and not attempt.deliveries.exists():
+        _create_deliveries(attempt)
     Attempt.objects.filter(pk=attempt.pk).update(attempted_at=timezone.now())
     refresh(attempt.pk)
     attempt.refresh_from_db()
     return attempt
 
 
-def _create_deliveries(attempt: Attempt, clients) -> None:
-    """One delivery per client, written 1,000 at a time (memory stays flat for big lists);
-    unsubscribed clients are skipped with the reason."""
-    batch = []
-    for pk, email, unsubscribed_at in clients.iterator(chunk_size=2000):
-        batch.append(
-            Delivery(
-                attempt_id=attempt.pk,
-                client_id=pk,
-                email=email,
-                status=Delivery.Status.SKIPPED if unsubscribed_at else Delivery.Status.PENDING,
-                response="unsubscribed" if unsubscribed_at else "",
-            )
-        )
-        if len(batch) == 1000:
-            Delivery.objects.bulk_create(batch, ignore_conflicts=True)
-            batch = []
-    # ignore_conflicts: a second prepare of the same run adds nothing.
-    Delivery.objects.bulk_create(batch, ignore_conflicts=True)
+def _create_deliveries(attempt: Attempt) -> None:
+    """One delivery per client of the mailing, in one ``INSERT … SELECT``: the recipients
+    never travel through this process (memory stays flat for any list), and one statement
+    is all or nothing, so a crash cannot leave a run with half its recipients. Unsubscribed
+    clients are skipped with the reason; a second prepare of the same run adds nothing."""
+    quote = connection.ops.quote_name
+    deliveries, _, *targets = _names(
+        Delivery, "attempt", "client", "email", "status", "response", "tries"
+    )
+    clients, pk, email, unsubscribed_at, full_name = _names(
+        Client, "email", "unsubscribed_at", "full_name"
+    )
+    link = Mailing._meta.get_field("clients")
+    through = quote(link.remote_field.through._meta.db_table)
+    unsubscribed = f"c.{unsubscribed_at} IS NOT NULL"
+    sql = (
+        f"INSERT INTO {deliveries} ({', '.join(targets)}) "  # noqa: S608
+        f"SELECT %s, c.{pk}, c.{email}, CASE WHEN {unsubscribed} THEN %s ELSE %s END, "
+        f"CASE WHEN {unsubscribed} THEN %s ELSE '' END, 0 "
+        f"FROM {clients} AS c INNER JOIN {through} AS m "
+        f"ON m.{quote(link.m2m_reverse_name())} = c.{pk} "
+        f"WHERE m.{quote(link.m2m_column_name())} = %s "
+        f"ORDER BY c.{full_name}, c.{email}, c.{pk} ON CONFLICT DO NOTHING"
+    )
+    params = [
+        attempt.pk,
+        Delivery.Status.SKIPPED,
+        Delivery.Status.PENDING,
+        "unsubscribed",
+        attempt.mailing_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 # --- Working through a run -------------------------------------------------------------------
@@ -112,9 +124,20 @@ class Result:
     tries: int
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery leased to this worker, with what sending it needs."""
+
+    pk: int
+    client_id: int
+    email: str
+    tries: int
+    full_name: str
+
+
 @dataclass
 class Chunk:
-    deliveries: list[Delivery]
+    deliveries: list[Claimed]
     results: list[Result] = field(default_factory=list)
 
 
@@ -146,7 +169,7 @@ def work(attempt_id: int, *, budget: float | None = None) -> str:
             retry_at = datetime.fromtimestamp(state.retry_at, tz=timezone.get_current_timezone())
             _postpone_until(attempt_id, retry_at, attempt.server_response)
             return LATER
-        chunk = claim(attempt_id)
+        chunk = claim(attempt_id, attempt.lease_until)
         if not chunk.deliveries:
             return finish_or_wait(attempt_id)
         failure = send_chunk(attempt, chunk, config, limiter)
@@ -161,34 +184,57 @@ def work(attempt_id: int, *, budget: float | None = None) -> str:
             return MORE
 
 
-def claim(attempt_id: int) -> Chunk:
-    """Lease the next pending deliveries to this worker (none that another worker holds)."""
+def claim(attempt_id: int, run_lease_until: datetime | None) -> Chunk:
+    """Lease the next pending deliveries to this worker (none that another worker holds),
+    in one statement that also returns what sending them needs."""
     now = timezone.now()
-    with transaction.atomic():
-        ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(attempt_id=attempt_id, status=Delivery.Status.PENDING)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
-            .order_by("pk")
-            .values_list("pk", flat=True)[: settings.MAILINGS_CHUNK_SIZE]
-        )
-        if ids:
-            Delivery.objects.filter(pk__in=ids).update(
-                lease_until=now + timedelta(seconds=settings.MAILINGS_LEASE_SECONDS)
-            )
-            # Renew the run's lease when half of it is gone, not at every claim: workers
-            # sharing a run would otherwise all write its row.
-            lease = timedelta(seconds=settings.MAILINGS_LEASE_SECONDS)
-            Attempt.objects.filter(
-                Q(lease_until__isnull=True) | Q(lease_until__lt=now + lease / 2), pk=attempt_id
-            ).update(lease_until=now + lease, attempted_at=now)
-    deliveries = list(
-        Delivery.objects.filter(pk__in=ids)
-        .select_related("client")
-        .only("pk", "email", "tries", "client__id", "client__full_name", "client__email")
-        .order_by("pk")
+    lease = timedelta(seconds=settings.MAILINGS_LEASE_SECONDS)
+    rows = _lease_pending(attempt_id, now, now + lease, settings.MAILINGS_CHUNK_SIZE)
+    if rows and (run_lease_until is None or run_lease_until < now + lease / 2):
+        # Renew the run's lease when half of it is gone, not at every claim: workers
+        # sharing a run would otherwise all write its row.
+        Attempt.objects.filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now + lease / 2), pk=attempt_id
+        ).update(lease_until=now + lease, attempted_at=now)
+    return Chunk(sorted((Claimed(*row) for row in rows), key=lambda d: d.pk))
+
+
+def _lease_pending(attempt_id: int, now: datetime, until: datetime, limit: int) -> list[tuple]:
+    """``UPDATE … WHERE id IN (the next free pending ids, FOR UPDATE SKIP LOCKED) RETURNING``
+    the fields of ``Claimed``: one round trip instead of select, update and load (the ORM
+    cannot return rows from an UPDATE). Table and column names come from the models."""
+    table, pk, attempt, status, lease, client_id, email, tries = _names(
+        Delivery, "attempt", "status", "lease_until", "client", "email", "tries"
     )
-    return Chunk(deliveries)
+    clients, client_pk, full_name = _names(Client, "full_name")
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    sql = (
+        f"UPDATE {table} SET {lease} = %s WHERE {pk} IN ("  # noqa: S608
+        f"SELECT {pk} FROM {table} WHERE {attempt} = %s AND {status} = %s"
+        f" AND ({lease} IS NULL OR {lease} <= %s) ORDER BY {pk} LIMIT %s"
+        f"{' FOR UPDATE SKIP LOCKED' if skip_locked else ''})"
+        f" RETURNING {pk}, {client_id}, {email}, {tries},"
+        f" (SELECT c.{full_name} FROM {clients} AS c WHERE c.{client_pk} = {table}.{client_id})"
+    )
+    lease_field = Delivery._meta.get_field("lease_until")
+    params = [
+        lease_field.get_db_prep_value(until, connection),
+        attempt_id,
+        Delivery.Status.PENDING,
+        lease_field.get_db_prep_value(now, connection),
+        limit,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _names(model, *fields: str) -> list[str]:
+    """The quoted table, primary-key and ``fields`` column names of ``model``."""
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = [meta.pk.column, *(meta.get_field(name).column for name in fields)]
+    return [quote(meta.db_table), *(quote(column) for column in columns)]
 
 
 def send_chunk(
@@ -203,27 +249,39 @@ def send_chunk(
     flush_every = settings.MAILINGS_FLUSH_EVERY
     builder = composing.MessageBuilder(sender=sender)
     link_prefix = unsubscribe_url_prefix()
-    pending = list(chunk.deliveries)
+    signer = Signer()
+
+    def compose(delivery: Claimed) -> bytes:
+        return build(
+            builder,
+            message,
+            delivery,
+            link=link_prefix + signer.token(delivery.client_id) + "/",
+            # The same delivery always has the same id: a mail client can drop a message
+            # it got twice.
+            message_id=f"<mailing.d{delivery.pk}.a{attempt.pk}@{domain}>",
+        )
+
+    pending = collections.deque(chunk.deliveries)
     failure: smtp.Outcome | None = None
     tally = Tally()
     try:
         with smtp.Connection(config) as connection:
+            upcoming = compose(pending[0]) if pending else b""
             while pending:
-                delivery = pending[0]
+                delivery, raw = pending[0], upcoming
                 limiter.wait()
-                raw = build(
-                    builder,
-                    message,
-                    delivery,
-                    link=link_prefix + make_token(delivery.client_id) + "/",
-                    # The same delivery always has the same id: a mail client can drop a
-                    # message it got twice.
-                    message_id=f"<mailing.d{delivery.pk}.a{attempt.pk}@{domain}>",
-                )
+                # The next message is built first, so that its envelope can travel with
+                # this one's final dot: announced, it must follow.
+                nxt = pending[1] if len(pending) > 1 else None
+                upcoming = compose(nxt) if nxt else b""
                 outcome = connection.send(
-                    sender=envelope_from, recipient=delivery.email, message=raw
+                    sender=envelope_from,
+                    recipient=delivery.email,
+                    message=raw,
+                    then=nxt.email if nxt else None,
                 )
-                pending.pop(0)
+                pending.popleft()
                 chunk.results.append(Result(delivery.pk, outcome, delivery.tries + 1))
                 if len(chunk.results) >= flush_every:
                     record(attempt.pk, chunk.results, tally)
@@ -235,24 +293,23 @@ def send_chunk(
         if failure.kind == smtp.AMBIGUOUS and pending:
             # The message in flight may have been accepted: never send it again.
             chunk.results.append(Result(pending[0].pk, failure, pending[0].tries + 1))
-            pending.pop(0)
+            pending.popleft()
         logger.warning("attempt %s: mail server failure: %s", attempt.pk, failure.reply)
     record(attempt.pk, chunk.results, tally)
     chunk.results = []
     tally.add_to(attempt.pk)
-    release(pending)
+    release(attempt.pk, list(pending))
     return failure
 
 
 def build(
-    builder: composing.MessageBuilder, message, delivery: Delivery, *, link: str, message_id: str
+    builder: composing.MessageBuilder, message, delivery: Claimed, *, link: str, message_id: str
 ) -> bytes:
-    client = delivery.client
     rendered = composing.render(
         subject=message.subject,
         body=message.body,
         values=composing.recipient_values(
-            full_name=client.full_name, email=delivery.email, unsubscribe_url=link
+            full_name=delivery.full_name, email=delivery.email, unsubscribe_url=link
         ),
     )
     return builder.build(
@@ -342,11 +399,11 @@ class Tally:
         self.added_at = time.monotonic()
 
 
-def release(deliveries: list[Delivery]) -> None:
+def release(attempt_id: int, deliveries: list[Claimed]) -> None:
     """Give back claimed deliveries that were not tried (the connection failed first)."""
     if deliveries:
         Delivery.objects.filter(
-            pk__in=[d.pk for d in deliveries], status=Delivery.Status.PENDING
+            attempt_id=attempt_id, status=Delivery.Status.PENDING, pk__in=[d.pk for d in deliveries]
         ).update(lease_until=None)
 
 

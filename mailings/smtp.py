@@ -109,6 +109,8 @@ class Connection:
         self.config = config
         self.smtp: smtplib.SMTP | None = None
         self.pipelining = False
+        # The envelope already sent behind the previous message, its replies not yet read.
+        self.announced: tuple[str, str] | None = None
 
     def __enter__(self) -> Connection:
         self.open()
@@ -141,6 +143,7 @@ class Connection:
         self.pipelining = smtp.does_esmtp and smtp.has_extn("pipelining")
 
     def close(self) -> None:
+        self.announced = None
         if self.smtp is None:
             return
         try:
@@ -149,17 +152,36 @@ class Connection:
             self.smtp.close()
         self.smtp = None
 
-    def send(self, *, sender: str, recipient: str, message: bytes) -> Outcome:
-        """Send one message to one recipient; only a 2xx after the final dot is "sent"."""
+    def send(
+        self, *, sender: str, recipient: str, message: bytes, then: str | None = None
+    ) -> Outcome:
+        """Send one message to one recipient; only a 2xx after the final dot is "sent".
+
+        ``then`` names the next message's recipient (same sender). When the server offers
+        PIPELINING, that message's envelope (MAIL, RCPT, DATA) goes out in the same write as
+        this message's final dot (RFC 2920 allows message content first in a group), so each
+        message costs one round trip. The next ``send`` must then be for that recipient:
+        it reads the envelope's replies instead of sending it."""
         if self.smtp is None:
             raise RuntimeError("the connection is not open")
-        plain = PLAIN_ADDRESS.fullmatch(sender) and PLAIN_ADDRESS.fullmatch(recipient)
-        envelope = self._envelope_pipelined if self.pipelining and plain else self._envelope
+        announced, self.announced = self.announced, None
+        if announced is not None and announced != (sender, recipient):
+            raise RuntimeError(f"the envelope sent ahead was for {announced}")
         try:
-            refusal = envelope(sender, recipient)
+            if announced is not None:
+                refusal = self._envelope_replies()
+            elif self.pipelining and _plain(sender) and _plain(recipient):
+                self.smtp.send(_envelope_command(sender, recipient))
+                refusal = self._envelope_replies()
+            else:
+                refusal = self._envelope(sender, recipient)
             if refusal is not None:
                 return refusal
-            self.smtp.send(_dot_stuffed(message))
+            payload = _dot_stuffed(message)
+            if then is not None and self.pipelining and _plain(sender) and _plain(then):
+                payload += _envelope_command(sender, then)
+                self.announced = (sender, then)
+            self.smtp.send(payload)
         except ConnectionFailedError:
             raise
         except Exception as exc:
@@ -180,11 +202,10 @@ class Connection:
             return self._refused(code, reply)
         return None
 
-    def _envelope_pipelined(self, sender: str, recipient: str) -> Outcome | None:
-        """RFC 2920: MAIL, RCPT and DATA in one write, their three replies read after: with
-        the message, two round trips instead of four, and the same outcomes."""
+    def _envelope_replies(self) -> Outcome | None:
+        """The replies to a pipelined MAIL, RCPT and DATA, with the same outcomes as in
+        turns. None when the server waits for the message."""
         smtp = self.smtp
-        smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
         mail_code, mail_reply = smtp.getreply()
         rcpt_code, rcpt_reply = smtp.getreply()
         data_code, data_reply = smtp.getreply()
@@ -248,10 +269,20 @@ def _timed_out(exc: BaseException) -> bool:
     return False
 
 
+def _plain(address: str) -> bool:
+    return PLAIN_ADDRESS.fullmatch(address) is not None
+
+
+def _envelope_command(sender: str, recipient: str) -> bytes:
+    """MAIL, RCPT and DATA in one write (RFC 2920): two round trips saved per message."""
+    return f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode()
+
+
 def _dot_stuffed(message: bytes) -> bytes:
     """The DATA payload: line endings as CRLF, leading dots doubled, then the final dot."""
-    lines = message.replace(CRLF, b"\n").replace(b"\r", b"\n").split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    body = CRLF.join(b"." + line if line.startswith(b".") else line for line in lines)
-    return body + CRLF + b"." + CRLF
+    text = message.replace(CRLF, b"\n").replace(b"\r", b"\n")
+    if not text.endswith(b"\n"):
+        text += b"\n"
+    if text.startswith(b"."):
+        text = b"." + text
+    return text.replace(b"\n.", b"\n..").replace(b"\n", CRLF) + b"." + CRLF

@@ -8,7 +8,17 @@ SALT = "mailings.unsubscribe"
 
 
 def make_token(client_id: int) -> str:
-    return signing.dumps(client_id, salt=SALT)
+    return Signer().token(client_id)
+
+
+class Signer:
+    """``make_token`` for many clients: the signer (and its key) set up once."""
+
+    def __init__(self) -> None:
+        self.signer = signing.TimestampSigner(salt=SALT)
+
+    def token(self, client_id: int) -> str:
+        return self.signer.sign_object(client_id)
 
 
 def read_token(token: str) -> int:

@@ -132,6 +132,37 @@ def test_a_5xx_fails_that_recipient_only(faulty_smtp):
     assert "550" in done.server_response
 
 
+def test_a_message_refused_after_its_final_dot_fails_alone(faulty_smtp):
+    # With PIPELINING the next message's envelope is already on its way when the refusal
+    # comes; it must still go out, once.
+    attempt, clients = make_run(20)
+    refused = {clients[3].email, clients[4].email, clients[19].email}
+    faulty_smtp.reject_data = refused
+
+    done = run_until_done(attempt.pk)
+
+    assert (done.sent, done.failed) == (17, 3)
+    delivery = Delivery.objects.get(attempt=attempt, client=clients[4])
+    assert (delivery.status, delivery.smtp_code, delivery.tries) == ("failed", 554, 1)
+    assert "refused for its content" in delivery.response
+    expected = [0 if c.email in refused else 1 for c in clients]
+    assert [faulty_smtp.accepted[c.email] for c in clients] == expected
+
+
+def test_with_pipelining_each_message_costs_one_round_trip(faulty_smtp):
+    attempt, _ = make_run(60)
+
+    run_until_done(attempt.pk)
+
+    assert sum(faulty_smtp.accepted.values()) == 60
+    if faulty_smtp.pipelining:
+        # The greeting's EHLO, the first envelope and QUIT; every other envelope travels
+        # with the message before it.
+        assert faulty_smtp.turns <= 60 + 5
+    else:
+        assert faulty_smtp.turns >= 4 * 60  # MAIL, RCPT, DATA and the message: a turn each
+
+
 def test_a_greylisting_4xx_is_retried_later_and_sent_once(faulty_smtp):
     attempt, clients = make_run(10)
     faulty_smtp.greylist = {clients[2].email}

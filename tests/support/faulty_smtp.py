@@ -6,12 +6,15 @@ nothing, beyond any client timeout); ``nonsense`` (answers with something that i
 ``drop_in_data`` (closes the connection half-way through a message); ``hang_after_data``
 (queues a message, then never answers: the ambiguous case). It offers PIPELINING unless
 ``pipelining`` is set to False. Whatever the mode,
-``reject`` and ``greylist`` hold addresses that always get a 550 or, once each, a 451.
-It counts every message it accepted, per recipient.
+``reject`` and ``greylist`` hold addresses that always get a 550 or, once each, a 451, and
+``reject_data`` addresses whose message is refused after its final dot (a 554, as for
+content). It counts every message it accepted, per recipient, and in ``turns`` how often
+it had to wait for the client to say more (one per round trip).
 """
 
 from __future__ import annotations
 
+import io
 import socket
 import socketserver
 import threading
@@ -21,11 +24,29 @@ from collections import Counter
 from tests.support.processes import free_port
 
 
+class _CountingReader(io.RawIOBase):
+    """The connection's input, counting each read that had to wait for the client."""
+
+    def __init__(self, sock: socket.socket, owner: FaultySMTPServer) -> None:
+        self.sock = sock
+        self.owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self.sock.recv_into(buffer)
+        with self.owner.lock:
+            self.owner.turns += 1
+        return count
+
+
 class _Handler(socketserver.StreamRequestHandler):
     timeout = 30
 
     def setup(self):
         super().setup()
+        self.rfile = io.BufferedReader(_CountingReader(self.connection, self.server.owner))
         # One small write per reply: without this, Nagle holds the second reply of a
         # pipelined batch until the client's delayed ACK, 40 ms per message.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -94,11 +115,11 @@ class _Handler(socketserver.StreamRequestHandler):
                     if data in (b".\r\n", b".\n"):
                         break
                     lines.append(data)
-                with server.lock:
-                    for address in recipients:
-                        server.accepted[address] += 1
-                        server.accepted_at.append(time.time())
-                    server.messages.append(b"".join(lines))
+                if set(recipients) & server.reject_data:
+                    self.say("554 5.7.1 Message refused for its content")
+                    recipients = []
+                    continue
+                server.accept(recipients, b"".join(lines))
                 if server.mode == "hang_after_data":
                     time.sleep(server.slow_seconds)  # queued it, but never says so
                     return
@@ -131,6 +152,8 @@ class FaultySMTPServer:
         self.reject: set[str] = set()
         self.greylist: set[str] = set()
         self.greylisted: set[str] = set()
+        self.reject_data: set[str] = set()
+        self.turns = 0
         self.accepted: Counter[str] = Counter()
         self.accepted_at: list[float] = []
         self.connections = 0
@@ -145,6 +168,13 @@ class FaultySMTPServer:
 
     def __exit__(self, *exc) -> None:
         self._stop()
+
+    def accept(self, recipients: list[str], message: bytes) -> None:
+        with self.lock:
+            for address in recipients:
+                self.accepted[address] += 1
+                self.accepted_at.append(time.time())
+            self.messages.append(message)
 
     def set_mode(self, mode: str) -> None:
         if mode == "refuse":
