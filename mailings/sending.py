@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Q
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -180,7 +181,6 @@ def work(attempt_id: int, *, budget: float | None = None) -> str:
                 breaker.failure()
             return _after_connection_failure(attempt_id, failure)
         if time.monotonic() >= deadline:
-            refresh(attempt_id)
             return MORE
 
 
@@ -393,7 +393,10 @@ class Tally:
         if self.problem:
             changes["server_response"] = self.problem
         if changes:
-            Attempt.objects.filter(pk=attempt_id).update(**changes)
+            # Not once the run has ended: its final recount already holds these.
+            Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(
+                **changes
+            )
         self.sent = self.failed = 0
         self.problem = None
         self.added_at = time.monotonic()
@@ -408,42 +411,63 @@ def release(attempt_id: int, deliveries: list[Claimed]) -> None:
 
 
 def refresh(attempt_id: int) -> None:
-    """Recount the attempt from its deliveries (one aggregate query)."""
-    counts = Delivery.objects.filter(attempt_id=attempt_id).aggregate(
-        total=Count("pk"),
-        sent=Count("pk", filter=Q(status=Delivery.Status.SENT)),
-        failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
-        skipped=Count("pk", filter=Q(status=Delivery.Status.SKIPPED)),
-    )
-    Attempt.objects.filter(pk=attempt_id).update(**counts)
+    """Recount the attempt from its deliveries (one statement)."""
+    Attempt.objects.filter(pk=attempt_id).update(**_recount())
+
+
+def _recount() -> dict:
+    """The run's counts as subqueries over its deliveries, for an UPDATE of the run."""
+
+    def count(**filters):
+        deliveries = Delivery.objects.filter(attempt_id=OuterRef("pk"), **filters)
+        number = deliveries.order_by().values("attempt_id").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(number), 0)
+
+    return {
+        "total": count(),
+        "sent": count(status=Delivery.Status.SENT),
+        "failed": count(status=Delivery.Status.FAILED),
+        "skipped": count(status=Delivery.Status.SKIPPED),
+    }
 
 
 def finish_or_wait(attempt_id: int) -> str:
     """No deliveries to claim now: the run is over, or some wait for a retry or a lease."""
     now = timezone.now()
-    refresh(attempt_id)
     waiting = Delivery.objects.filter(attempt_id=attempt_id, status=Delivery.Status.PENDING)
-    next_at = waiting.order_by("lease_until").values_list("lease_until", flat=True).first()
     if waiting.exists():
+        next_at = waiting.order_by("lease_until").values_list("lease_until", flat=True).first()
         _postpone_until(attempt_id, max(next_at or now, now), None)
         return LATER
-    attempt = Attempt.objects.get(pk=attempt_id)
-    status = Attempt.Status.FAILURE if attempt.failed else Attempt.Status.SUCCESS
-    Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(
-        status=status,
+    # Recount and end in one statement, only if the run is still open. Another worker's
+    # counts that arrive later are not added (Tally.add_to): the recount already has them.
+    failed = Exists(
+        Delivery.objects.filter(attempt_id=OuterRef("pk"), status=Delivery.Status.FAILED)
+    )
+    ended = Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(
+        **_recount(),
+        status=Case(
+            When(failed, then=Value(Attempt.Status.FAILURE)), default=Value(Attempt.Status.SUCCESS)
+        ),
         finished_at=now,
         lease_until=None,
-        server_response=attempt.server_response
-        or ("250 all messages accepted" if status == Attempt.Status.SUCCESS else ""),
+        server_response=Case(
+            When(~Q(server_response=""), then=F("server_response")),
+            When(failed, then=Value("")),
+            default=Value("250 all messages accepted"),
+            output_field=Attempt._meta.get_field("server_response"),
+        ),
     )
-    logger.info(
-        "attempt %s finished: %s sent, %s failed, %s skipped of %s",
-        attempt_id,
-        attempt.sent,
-        attempt.failed,
-        attempt.skipped,
-        attempt.total,
-    )
+    if ended:
+        attempt = Attempt.objects.get(pk=attempt_id)
+        logger.info(
+            "attempt %s finished: %s sent, %s failed, %s skipped of %s",
+            attempt_id,
+            attempt.sent,
+            attempt.failed,
+            attempt.skipped,
+            attempt.total,
+        )
     return DONE
 
 

@@ -11,7 +11,7 @@ from email.policy import default as default_policy
 import pytest
 from django.utils import timezone
 
-from mailings import sending
+from mailings import sending, smtp
 from mailings.models import Attempt, Delivery
 from tests.factories import ClientFactory, MailingFactory, UserFactory
 
@@ -115,6 +115,42 @@ def test_a_name_with_line_breaks_cannot_add_headers(faulty_smtp):
     assert parsed["Bcc"] is None
     assert "\n" not in parsed["Subject"]
     assert sum(faulty_smtp.accepted.values()) == 1
+
+
+def test_counts_a_worker_adds_after_another_ended_the_run_are_not_added_twice():
+    # Two workers on one run: one writes its last results but has not added them to the
+    # run's counts yet, the other finds nothing left and ends the run with a recount.
+    attempt, _ = make_run(5)
+    sending.prepare(attempt.pk)
+    late = sending.Tally()
+    chunk = sending.claim(attempt.pk, None)
+    sent = smtp.Outcome("sent", 250, "250 OK")
+    sending.record(attempt.pk, [sending.Result(d.pk, sent, 1) for d in chunk.deliveries], late)
+
+    assert sending.finish_or_wait(attempt.pk) == sending.DONE
+    late.add_to(attempt.pk)
+
+    done = Attempt.objects.get(pk=attempt.pk)
+    assert (done.status, done.total, done.sent, done.failed) == ("success", 5, 5, 0)
+    assert done.server_response == "250 all messages accepted"
+
+
+def test_a_run_with_a_failure_ends_as_failure_with_the_last_reply():
+    attempt, _ = make_run(3)
+    sending.prepare(attempt.pk)
+    tally = sending.Tally()
+    first, second, third = sending.claim(attempt.pk, None).deliveries
+    refused = smtp.Outcome(smtp.PERMANENT, 550, "550 No such user")
+    sent = smtp.Outcome("sent", 250, "250 OK")
+    results = [sending.Result(first.pk, sent, 1), sending.Result(second.pk, refused, 1)]
+    sending.record(attempt.pk, [*results, sending.Result(third.pk, sent, 1)], tally)
+    tally.add_to(attempt.pk)
+
+    assert sending.finish_or_wait(attempt.pk) == sending.DONE
+
+    done = Attempt.objects.get(pk=attempt.pk)
+    assert (done.status, done.sent, done.failed) == ("failure", 2, 1)
+    assert done.server_response == "permanent: 550 550 No such user"
 
 
 def test_a_5xx_fails_that_recipient_only(faulty_smtp):

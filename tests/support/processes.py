@@ -90,7 +90,9 @@ def manage(*args: str, env: dict[str, str] | None = None) -> Process:
     return Process([PYTHON, "manage.py", *args], env=env)
 
 
-def celery_worker(*, queue: str, env: dict[str, str] | None = None) -> Process:
+def celery_worker(
+    *, queue: str, env: dict[str, str] | None = None, name: str | None = None
+) -> Process:
     return Process(
         [
             str(BIN_DIR / "celery"),
@@ -99,7 +101,7 @@ def celery_worker(*, queue: str, env: dict[str, str] | None = None) -> Process:
             "worker",
             "--pool=solo",
             f"--queues={queue}",
-            f"--hostname={queue}@%h",
+            f"--hostname={name or queue}@%h",
             "--without-mingle",
             "--without-gossip",
             "--loglevel=INFO",
