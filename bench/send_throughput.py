@@ -258,10 +258,9 @@ def cpu_times() -> tuple[int, int]:
 ROLES = (("smtp-sink", "sink"), ("celery", "workers"), ("postgres", "database"), ("redis", "redis"))
 
 
-def cpu_by_role() -> Counter:
-    """CPU seconds used so far by each role's processes on this machine (this script is
-    'bench'), to show where a case's time goes."""
-    seconds: Counter = Counter()
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """Each process's role (this script is 'bench') and CPU seconds used so far."""
+    processes = {}
     tick = os.sysconf("SC_CLK_TCK")
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -274,9 +273,16 @@ def cpu_by_role() -> Counter:
         fields = stat[stat.rindex(")") + 2 :].split()
         used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
         role = next((r for key, r in ROLES if key in command), "other")
-        if int(proc.name) == os.getpid():
-            role = "bench"
-        seconds[role] += used
+        processes[int(proc.name)] = ("bench" if int(proc.name) == os.getpid() else role, used)
+    return processes
+
+
+def cpu_by_role(before: dict, after: dict) -> Counter:
+    """CPU seconds each role used between two ``cpu_by_process`` readings (a process that
+    ended in between is not counted), to show where a case's time goes."""
+    seconds: Counter = Counter()
+    for pid, (role, used) in after.items():
+        seconds[role] += used - before.get(pid, (role, 0.0))[1]
     return seconds
 
 
@@ -321,16 +327,15 @@ def measure(sink, workers, cases, scaling, n, rounds) -> None:
     def case(key: str) -> None:
         owner, message, clients = make_clients(n, uuid.uuid4().hex[:6])
         sink.reset()
-        before, roles_before = cpu_times(), cpu_by_role()
+        before, processes_before = cpu_times(), cpu_by_process()
         seconds = runners[key](owner, message, clients)
-        after, roles_after = cpu_times(), cpu_by_role()
+        after, processes_after = cpu_times(), cpu_by_process()
         if seconds is None:
             return  # the peer is not installed
         result = cases[key]
         result.seconds.append(seconds)
         result.busy.append(1 - (after[1] - before[1]) / max(after[0] - before[0], 1))
-        roles_after.subtract(roles_before)
-        result.cpu.update(roles_after)
+        result.cpu.update(cpu_by_role(processes_before, processes_after))
         check = sink.check([c.email for c in clients])
         if not check.endswith("once each"):
             result.wrong.append(check)
