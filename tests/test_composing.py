@@ -79,3 +79,21 @@ def test_a_header_value_with_a_line_break_is_refused(value):
 
     with pytest.raises(ValueError, match="line break"):
         builder.build(to="a@example.org", subject=value, body="B", headers={})
+
+
+@pytest.mark.parametrize(
+    ("message", "payload"),
+    [
+        (b"", b"\r\n.\r\n"),
+        (b"one line", b"one line\r\n.\r\n"),
+        (b"a\r\nb\r\n", b"a\r\nb\r\n.\r\n"),
+        (b"bare\nline feeds\rand returns\n", b"bare\r\nline feeds\r\nand returns\r\n.\r\n"),
+        (b".starts with a dot\r\n", b"..starts with a dot\r\n.\r\n"),
+        (b"a\r\n.\r\n..b\r\n", b"a\r\n..\r\n...b\r\n.\r\n"),
+        (b"a\r\n\r\n", b"a\r\n\r\n.\r\n"),
+    ],
+)
+def test_the_data_payload_has_crlf_lines_doubled_leading_dots_and_the_final_dot(message, payload):
+    from mailings.smtp import _dot_stuffed
+
+    assert _dot_stuffed(message) == payload
