@@ -13,11 +13,10 @@ The rules for each kind of failure are in docs/sending.md.
 
 from __future__ import annotations
 
-import collections
 import logging
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -262,7 +261,7 @@ def send_chunk(
             message_id=f"<mailing.d{delivery.pk}.a{attempt.pk}@{domain}>",
         )
 
-    pending = collections.deque(chunk.deliveries)
+    pending = deque(chunk.deliveries)
     failure: smtp.Outcome | None = None
     tally = Tally()
     try:
