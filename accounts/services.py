@@ -17,6 +17,7 @@ from wagtail.log_actions import log
 
 from accounts import tokens
 from accounts.models import User
+from mailings.services import mailings_resume
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +118,4 @@ def user_unblock(*, user: User, by: User) -> None:
         return
     User.objects.filter(pk=user.pk).update(is_active=True, blocked_at=None)
     log(user, "accounts.unblock", user=by, data={"email": user.email})
-    from mailings.dispatching import mailing_saved
-    from mailings.models import Mailing
-
-    # Their mailings resume: the current slot, if unsent, goes out at once.
-    for mailing in Mailing.objects.filter(owner=user, is_enabled=True, next_run_at__isnull=False):
-        mailing_saved(mailing)
+    mailings_resume(owner=user)

@@ -156,7 +156,7 @@ def run_service(owner, message, clients) -> float:
     )
     mailing.clients.add(*clients)
     attempt = Attempt.objects.create(
-        mailing=mailing, scheduled_for=now, lease_until=now + timedelta(minutes=10)
+        mailing=mailing, scheduled_for=now, available_at=now + timedelta(minutes=10)
     )
     started = timezone.now()
     tasks.send_attempt.delay(attempt.pk)
@@ -177,13 +177,13 @@ def run_service(owner, message, clients) -> float:
 def compose_many(n: int) -> None:
     """The worker's own CPU work for n messages, without any I/O: fill, sign, build."""
     from mailings import composing
-    from mailings.unsubscribe import Signer
+    from mailings.unsubscribe import Tokens
 
-    builder, signer = composing.MessageBuilder(sender=SENDER), Signer()
+    builder, tokens = composing.MessageBuilder(sender=SENDER), Tokens()
     for i in range(n):
         email = f"r{i}@example.org"
         values = composing.recipient_values(
-            full_name=f"Reader Number {i}", email=email, unsubscribe_url=signer.token(i)
+            full_name=f"Reader Number {i}", email=email, unsubscribe_url=tokens.for_client(i)
         )
         rendered = composing.render(subject=SUBJECT, body=BODY, values=values)
         builder.build(to=email, subject=rendered.subject, body=rendered.body, headers={})

@@ -4,23 +4,21 @@ from django.core.paginator import Paginator
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 from wagtail.search import index
 
-from blog.caching import FRAGMENT_TIMEOUT, generation, uses_public_cache
-from blog.page_cache import count_view, mark_cacheable
-
-
-def cache_context(request) -> dict:
-    public = uses_public_cache(request)
-    return {
-        "public_cache": public,
-        "cache_generation": generation() if public else 0,
-        "cache_timeout": FRAGMENT_TIMEOUT,
-    }
+from mailings.sql import increment_returning
+from site_config.public_cache import (
+    fragment_context,
+    live_part,
+    mark_cacheable,
+    uses_public_cache,
+)
 
 
 class BlogIndexPage(Page):
@@ -60,7 +58,7 @@ class BlogIndexPage(Page):
             lambda: Paginator(self.posts(), self.posts_per_page).get_page(number)
         )
         context["page_number"] = number
-        context.update(cache_context(request))
+        context.update(fragment_context(request))
         return context
 
 
@@ -99,7 +97,7 @@ class BlogPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context.update(cache_context(request))
+        context.update(fragment_context(request), views_text=views_text(self.view_count))
         return context
 
     def serve(self, request, *args, **kwargs):
@@ -122,3 +120,18 @@ class BlogPage(Page):
                 if not field.primary_key and field.name != "view_count"
             ]
         return super().save(*args, **kwargs)
+
+
+def count_view(post_id: int) -> int:
+    """One more view of a post, atomically, and the new count (one statement)."""
+    return increment_returning(BlogPage, post_id, "view_count") or 0
+
+
+def views_text(count: int) -> str:
+    return ngettext("%(counter)s view", "%(counter)s views", count) % {"counter": count}
+
+
+@live_part("post_id")
+def fill_views(request, post_id) -> dict[str, str]:
+    """A cached post's live part on a hit: its view count, counting this view."""
+    return {"views": escape(views_text(count_view(post_id)))}

@@ -4,7 +4,7 @@ from django.db.models.signals import post_delete
 from wagtail.models import Page
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
-from blog.caching import bump_generation
+from site_config.public_cache import bump_generation
 
 
 def page_deleted(sender, instance, **kwargs) -> None:

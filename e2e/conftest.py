@@ -21,6 +21,8 @@ from django.conf import settings as django_settings
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.support.cache import clear_cache
+
 # Playwright's sync API keeps an asyncio loop running in this thread, so Django takes the
 # plain synchronous ORM calls the tests make between browser steps for calls from async code.
 # They are not: let them through, in this suite only.
@@ -63,17 +65,9 @@ def fresh_cache() -> Iterator[None]:
     """Throttles, counters and cached pages from an earlier run must not leak in. With Redis
     only this suite's keys go (the broker's queues share the database)."""
 
-    def clear() -> None:
-        from django.core.cache import cache
-
-        if hasattr(cache, "delete_pattern"):  # django-redis: keys under our KEY_PREFIX only
-            cache.delete_pattern("*")
-        else:
-            cache.clear()
-
-    clear()
+    clear_cache()
     yield
-    clear()
+    clear_cache()
 
 
 @pytest.fixture(autouse=True)

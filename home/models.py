@@ -5,6 +5,10 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
+from blog.cards import random_post_cards
+from home.counters import home_counters
+from site_config.public_cache import live_part, mark_cacheable, uses_public_cache
+
 
 class HomePage(Page):
     intro = RichTextField(_("introduction"), blank=True)
@@ -19,17 +23,20 @@ class HomePage(Page):
         verbose_name = _("home page")
 
     def serve(self, request, *args, **kwargs):
-        from blog.caching import uses_public_cache
-        from blog.page_cache import mark_cacheable
-
         if uses_public_cache(request):
             mark_cacheable(request, home=True)
         return super().serve(request, *args, **kwargs)
 
     def get_context(self, request, *args, **kwargs):
-        from blog.caching import home_counters, random_post_cards
-
         context = super().get_context(request, *args, **kwargs)
         context["counters"] = home_counters(request)
         context["post_cards"] = random_post_cards(request)
         return context
+
+
+@live_part("home")
+def fill_home(request, _value) -> dict[str, str]:
+    """The home page's live parts on a cached hit: the counters and three random posts."""
+    values = {f"counter-{name}": str(n) for name, n in home_counters(request).items()}
+    values["random-posts"] = random_post_cards(request)
+    return values

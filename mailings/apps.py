@@ -9,6 +9,7 @@ class MailingsConfig(AppConfig):
     def ready(self) -> None:
         from wagtail.permissions import register_permission_policy
 
+        from mailings import sql  # noqa: F401 - registers the SQLite version check
         from mailings.models import Attempt, Client, Delivery, Mailing, Message
         from mailings.permissions import OwnedRowsPolicy
 

@@ -1,30 +1,29 @@
-"""Turning a message into the e-mail one recipient gets: placeholders filled, headers set.
-
-The preview, the "send a test to me" button and the sending engine all go through here, so
-what the owner previews is what a client receives.
+"""Turning a message into the e-mail one recipient gets: placeholders filled, headers set,
+bytes built. No sending here: the engine (``sending``) sends what ``compose`` builds, for a
+run and for "send a test to me" alike, so a test is the same bytes a client receives.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import smtplib
 from dataclasses import dataclass
 from email.charset import QP, Charset
 from email.header import Header
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
 from django.core.mail.message import sanitize_address
-from django.utils.translation import gettext as _
 
 from mailings.placeholders import fill
 
-logger = logging.getLogger(__name__)
-
 SAMPLE_NAME = "Jane Sample"
 SAMPLE_EMAIL = "jane.sample@example.com"
+
+MAX_LINE = 998  # RFC 5322: longer lines go quoted-printable, as Django does
+QP_CHARSET = Charset("utf-8")
+QP_CHARSET.body_encoding = QP
+# Addresses that go into a header as they are (anything else takes Django's sanitizer).
+SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,11 @@ def render(*, subject: str, body: str, values: dict[str, str]) -> Rendered:
     # A filled-in value may hold a line break (a client's name); a subject may not.
     filled_subject = " ".join(fill(subject, values).splitlines())
     return Rendered(subject=filled_subject, body=fill(body, values))
+
+
+def envelope_address(sender: str) -> str:
+    """The bare address of a ``Name <address>`` sender, for MAIL FROM."""
+    return parseaddr(sender)[1] or sender
 
 
 class MessageBuilder:
@@ -79,10 +83,33 @@ class MessageBuilder:
         return head + b"\r\n\r\n" + payload.replace(b"\n", b"\r\n")
 
 
-MAX_LINE = 998  # RFC 5322: longer lines go quoted-printable, as Django does
-QP_CHARSET = Charset("utf-8")
-QP_CHARSET.body_encoding = QP
-SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+def compose(
+    builder: MessageBuilder,
+    *,
+    subject: str,
+    body: str,
+    full_name: str,
+    email: str,
+    unsubscribe_url: str,
+    message_id: str,
+) -> bytes:
+    """One recipient's e-mail: placeholders filled, with the one-click unsubscribe headers
+    (RFC 8058) every message carries."""
+    rendered = render(
+        subject=subject,
+        body=body,
+        values=recipient_values(full_name=full_name, email=email, unsubscribe_url=unsubscribe_url),
+    )
+    return builder.build(
+        to=email,
+        subject=rendered.subject,
+        body=rendered.body,
+        headers={
+            "Message-ID": message_id,
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
 
 
 def _header(name: str, value: str) -> str:
@@ -93,50 +120,3 @@ def _header(name: str, value: str) -> str:
         return line  # short, or nowhere to fold (a link)
     charset = "us-ascii" if value.isascii() else "utf-8"
     return f"{name}: " + Header(value, charset, header_name=name).encode(linesep="\r\n")
-
-
-def example_unsubscribe_url() -> str:
-    """Stands in for a recipient's signed link where there is no real recipient."""
-    return f"{settings.SITE_URL}/unsubscribe/example/"
-
-
-@dataclass(frozen=True)
-class TestSendResult:
-    ok: bool
-    detail: str
-
-
-def send_test(*, subject: str, body: str, to: str) -> TestSendResult:
-    """Send one rendered message through the configured mail server; never raises."""
-    values = recipient_values(
-        full_name=SAMPLE_NAME, email=to, unsubscribe_url=example_unsubscribe_url()
-    )
-    rendered = render(subject=subject, body=body, values=values)
-    email = EmailMessage(
-        subject=_("[Test] %(subject)s") % {"subject": rendered.subject},
-        body=rendered.body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-    )
-    try:
-        connection = get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT)
-        email.connection = connection
-        email.send(fail_silently=False)
-    except smtplib.SMTPResponseException as exc:
-        reason = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-        logger.warning("test send to %s refused: %s", to, reason)
-        return TestSendResult(False, reason)
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, message = next(iter(exc.recipients.values()))
-        reason = f"{code} {_text(message)}"
-        logger.warning("test send to %s refused: %s", to, reason)
-        return TestSendResult(False, reason)
-    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        logger.warning("test send to %s failed: %s", to, reason)
-        return TestSendResult(False, reason)
-    return TestSendResult(True, to)
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import User
-from mailings.dispatching import mailing_saved
 from mailings.models import Client, Mailing, Message
+from mailings.services import mailing_save
 
 DEMO_BOOK = {
     "alice@example.com": {
@@ -72,7 +72,7 @@ def seed_demo_mailings() -> int:
         ]
         for message_index, periodicity, start_in_days, days in book["mailings"]:
             message = messages[message_index]
-            if Mailing.objects.filter(owner=owner, message=message).exists():
+            if message.mailings.exists():  # a message's mailings are all its owner's
                 continue
             start_at = now + timedelta(days=start_in_days)
             mailing = Mailing.objects.create(
@@ -83,6 +83,6 @@ def seed_demo_mailings() -> int:
                 end_at=start_at + timedelta(days=days),
             )
             mailing.clients.set(clients)
-            mailing_saved(mailing)
+            mailing_save(mailing=mailing)
             created += 1
     return created

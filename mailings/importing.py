@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailings.models import Client
+from mailings.permissions import policy_for
 
 CHUNK_SIZE = 1000
 MAX_REPORTED_ERRORS = 500
@@ -182,7 +183,8 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
 def _save_chunk(owner, rows: dict[str, Row], repeated: set[str], report: ImportReport) -> None:
     existing = {
         client.email_key: client
-        for client in Client.objects.filter(owner=owner)
+        for client in policy_for(Client)
+        .instances_owned_by(owner)
         .annotate(email_key=Lower("email"))
         .filter(email_key__in=list(rows))
     }

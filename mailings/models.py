@@ -13,6 +13,8 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from wagtail.models.audit_log import BaseLogEntry, BaseLogEntryManager
 
+from mailings import schedule
+from mailings.permissions import log_entries_visible_to, owner_id_of
 from mailings.placeholders import placeholder_errors
 
 
@@ -27,9 +29,16 @@ def validate_placeholders(value: str) -> None:
         raise ValidationError(errors, code="placeholder")
 
 
-class OwnedQuerySet(models.QuerySet):
-    def owned_by(self, user) -> OwnedQuerySet:
-        return self.filter(owner=user)
+class MailingQuerySet(models.QuerySet):
+    def sendable(self) -> MailingQuerySet:
+        """Mailings that may send now: enabled, and their owner not blocked."""
+        return self.filter(is_enabled=True, owner__is_active=True)
+
+
+class AttemptQuerySet(models.QuerySet):
+    def sendable(self) -> AttemptQuerySet:
+        """Runs whose mailing may send now (see ``MailingQuerySet.sendable``)."""
+        return self.filter(mailing__is_enabled=True, mailing__owner__is_active=True)
 
 
 class Client(models.Model):
@@ -47,8 +56,6 @@ class Client(models.Model):
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("client")
@@ -98,8 +105,6 @@ class Message(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = OwnedQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
@@ -117,15 +122,16 @@ class Message(models.Model):
 
 class Mailing(models.Model):
     class Periodicity(models.TextChoices):
-        ONCE = "once", _("Once")
-        DAILY = "daily", _("Daily")
-        WEEKLY = "weekly", _("Weekly")
-        MONTHLY = "monthly", _("Monthly")
+        # The schedule's own names: schedule.py computes with them.
+        ONCE = schedule.ONCE, _("Once")
+        DAILY = schedule.DAILY, _("Daily")
+        WEEKLY = schedule.WEEKLY, _("Weekly")
+        MONTHLY = schedule.MONTHLY, _("Monthly")
 
     class Status(models.TextChoices):
-        CREATED = "created", _("Created")
-        RUNNING = "running", _("Running")
-        FINISHED = "finished", _("Finished")
+        CREATED = schedule.CREATED, _("Created")
+        RUNNING = schedule.RUNNING, _("Running")
+        FINISHED = schedule.FINISHED, _("Finished")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -152,7 +158,7 @@ class Mailing(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = OwnedQuerySet.as_manager()
+    objects = MailingQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("mailing")
@@ -181,13 +187,6 @@ class Mailing(models.Model):
     def __str__(self) -> str:
         return f"{self.message.subject} ({self.get_periodicity_display()})"
 
-    @property
-    def success_rate(self) -> float | None:
-        """Needs ``mailings.reporting.with_stats``."""
-        from mailings.reporting import success_rate
-
-        return success_rate(self.sent_total, self.failed_total)
-
 
 class Attempt(models.Model):
     """One run of a mailing: the slot it was for and what became of it."""
@@ -211,11 +210,13 @@ class Attempt(models.Model):
     failed = models.PositiveIntegerField(_("failed"), default=0)
     skipped = models.PositiveIntegerField(_("skipped"), default=0)
     retries = models.PositiveSmallIntegerField(_("retries"), default=0)
-    # Until when a worker owns the run (or, after a temporary failure, when to try again).
-    # The scheduler tick re-enqueues unfinished runs whose lease ran out.
-    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    # When the scheduler tick may hand the unfinished run to workers (again): the end of the
+    # lease of the worker that has it, or, after a temporary failure, the time of the retry.
+    available_at = models.DateTimeField(_("available at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    objects = AttemptQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("attempt")
@@ -228,7 +229,7 @@ class Attempt(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["lease_until"],
+                fields=["available_at"],
                 condition=Q(status="in_progress"),
                 name="mailings_attempt_open_idx",
             ),
@@ -266,8 +267,9 @@ class Delivery(models.Model):
     response = models.TextField(_("server reply"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     tries = models.PositiveSmallIntegerField(_("tries"), default=0)
-    # Claimed by a worker until then, or (after a temporary refusal) not to be tried before.
-    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    # When a worker may claim the pending delivery: the end of the lease of the worker that
+    # holds it, or, after a temporary refusal, the time of the retry. Null: at once.
+    available_at = models.DateTimeField(_("available at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")
@@ -290,8 +292,6 @@ class Delivery(models.Model):
 
 class MailingsLogEntryManager(BaseLogEntryManager):
     def log_action(self, instance, action, **kwargs):
-        from mailings.permissions import owner_id_of
-
         kwargs.update(object_id=str(instance.pk), owner_id=owner_id_of(instance))
         return super().log_action(instance, action, **kwargs)
 
@@ -302,29 +302,12 @@ class MailingsLogEntryManager(BaseLogEntryManager):
         )
 
     def viewable_by_user(self, user):
-        # Wagtail shows a log entry to anyone with a permission on its model; here an entry
-        # names a client or a message, so it is shown to its owner, and moderators also see
-        # the entries of mailings and their runs. (Wagtail's own implementation caches the
-        # allowed content types on the user across log models, so it is not reused here.)
-        from mailings.permissions import MODERATE_PERMISSION
-
-        if user.is_superuser:
-            return self.all()
-        if not user.is_active:
-            return self.none()
-        types = ContentType.objects.get_for_models(Client, Message, Mailing, Attempt, Delivery)
-        allowed = [
-            content_type
-            for model, content_type in types.items()
-            if any(
-                user.has_perm(f"mailings.{action}_{model._meta.model_name}")
-                for action in ("add", "change", "delete", "view")
-            )
-        ]
-        visible = Q(owner=user)
-        if user.has_perm(MODERATE_PERMISSION):
-            visible |= Q(content_type__in=[types[Mailing], types[Attempt], types[Delivery]])
-        return self.filter(visible, content_type__in=allowed)
+        # Wagtail shows a log entry to anyone with a permission on its model; an entry here
+        # names a client or a message, so the permission policy decides. (Wagtail's own
+        # implementation caches the allowed content types on the user across log models,
+        # so it is not reused here.)
+        visible = log_entries_visible_to(user, (Client, Message, Mailing, Attempt, Delivery))
+        return self.all() if visible is None else self.filter(visible)
 
 
 class MailingsLogEntry(BaseLogEntry):

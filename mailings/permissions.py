@@ -1,33 +1,52 @@
-"""Who may see and change which rows of the mailings app: one policy, used by every view.
+"""Who may see and do what to the rows of the mailings app: one policy, asked by every view,
+service, report and log. No other module knows these rules.
 
 - A superuser may do anything to any row.
 - A user works on their own rows only, as far as their model permissions allow.
 - A moderator (permission ``mailings.moderate_mailing``, the Managers group) may view every
-  user's mailings, attempts and deliveries, and nothing else of anyone's.
+  user's mailings, attempts and deliveries, switch any mailing off or on, and count every
+  row of the app for the dashboard's figures; nothing else of anyone's.
 
-Views never filter by owner themselves: they ask ``policy.instances_user_has_any_permission_for``
+Besides Django's model actions (``add``, ``change``, ``delete``, ``view``) the policy answers
+two of its own: ``disable`` (switch a mailing off or on: its owner, with ``change``, or a
+moderator) and ``count`` (include in aggregate figures: whoever may view, or a moderator).
+
+Views never filter by owner themselves: they ask ``instances_user_has_any_permission_for``
 for the rows a request may touch, so a row outside that queryset is a 404, as if it did not
 exist, on every view (listing, export, inspect, edit, delete, choosers, custom views).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 
-from django.db.models import Model, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, Q, QuerySet
 from wagtail.permission_policies.base import ModelPermissionPolicy
+from wagtail.permissions import policy_registry
 
 MODERATE_PERMISSION = "mailings.moderate_mailing"
 
+# The policy's own actions, and the model permission an owner needs for each.
+OWNER_PERMISSION_FOR = {"disable": "change", "count": "view"}
+# What a moderator may do to every owner's rows: on moderated models, and on every model.
+MODERATOR_ACTIONS_MODERATED = frozenset({"view", "disable", "count"})
+MODERATOR_ACTIONS_ANY = frozenset({"count"})
 
-def owner_id_of(instance: Model) -> int | None:
-    """The id of the user who owns a row of the mailings app, following the policy's path."""
-    from wagtail.permissions import policy_registry
 
-    path = policy_registry.get_by_type(type(instance)).owner_path.split("__")
-    for step in path[:-1]:
-        instance = getattr(instance, step)
-    return getattr(instance, f"{path[-1]}_id")
+class Reach(enum.Enum):
+    NONE = "none"
+    OWN = "own"
+    ALL = "all"
+
+
+def policy_for(model: type[Model]) -> OwnedRowsPolicy:
+    return policy_registry.get_by_type(model)
+
+
+def is_moderator(user) -> bool:
+    return user.is_active and (user.is_superuser or user.has_perm(MODERATE_PERMISSION))
 
 
 class OwnedRowsPolicy(ModelPermissionPolicy):
@@ -38,31 +57,46 @@ class OwnedRowsPolicy(ModelPermissionPolicy):
         self.owner_path = owner_path
         self.moderated = moderated
 
-    def instances_user_has_any_permission_for(self, user, actions: Iterable[str]) -> QuerySet:
-        actions = list(actions)
-        rows = self.model._default_manager.all()
-        if not user.is_active or not self.user_has_any_permission(user, actions):
-            return rows.none()
+    def reach(self, user, actions: Iterable[str]) -> Reach:
+        """Whose rows ``user`` may touch for any of ``actions``: nobody's, their own, all."""
+        actions = set(actions)
+        if not user.is_active:
+            return Reach.NONE
         if user.is_superuser:
+            return Reach.ALL
+        moderator_actions = MODERATOR_ACTIONS_MODERATED if self.moderated else MODERATOR_ACTIONS_ANY
+        if actions & moderator_actions and user.has_perm(MODERATE_PERMISSION):
+            return Reach.ALL
+        model_actions = {OWNER_PERMISSION_FOR.get(action, action) for action in actions}
+        if self.user_has_any_permission(user, model_actions):
+            return Reach.OWN
+        return Reach.NONE
+
+    def sees_every_owner(self, user) -> bool:
+        """Whether listings of this model show other users' rows (and so an Owner column)."""
+        return self.reach(user, ["view"]) is Reach.ALL
+
+    def instances_user_has_any_permission_for(self, user, actions: Iterable[str]) -> QuerySet:
+        rows = self.model._default_manager.all()
+        reach = self.reach(user, actions)
+        if reach is Reach.ALL:
             return rows
-        if self.moderated and "view" in actions and user.has_perm(MODERATE_PERMISSION):
-            return rows
-        return rows.filter(**{self.owner_path: user})
+        if reach is Reach.OWN:
+            return rows.filter(**{self.owner_path: user})
+        return rows.none()
+
+    def instances_owned_by(self, owner) -> QuerySet:
+        """Every row of ``owner`` (not a question of who asks: for services acting for them)."""
+        return self.model._default_manager.filter(**{self.owner_path: owner})
+
+    def instances_user_has_permission_for(self, user, action: str) -> QuerySet:
+        return self.instances_user_has_any_permission_for(user, [action])
 
     def permits(self, user, actions: Iterable[str], instance: Model) -> bool:
         """The same rule as the querysets, for a row already in hand, without a query
         (for buttons on a listing; the views themselves always load through the queryset)."""
-        actions = list(actions)
-        if not user.is_active or not self.user_has_any_permission(user, actions):
-            return False
-        if user.is_superuser:
-            return True
-        if self.moderated and "view" in actions and user.has_perm(MODERATE_PERMISSION):
-            return True
-        return owner_id_of(instance) == user.pk
-
-    def instances_user_has_permission_for(self, user, action: str) -> QuerySet:
-        return self.instances_user_has_any_permission_for(user, [action])
+        reach = self.reach(user, actions)
+        return reach is Reach.ALL or (reach is Reach.OWN and self.owner_id(instance) == user.pk)
 
     def user_has_permission_for_instance(self, user, action: str, instance: Model) -> bool:
         return self.user_has_any_permission_for_instance(user, [action], instance)
@@ -75,3 +109,36 @@ class OwnedRowsPolicy(ModelPermissionPolicy):
             .filter(pk=instance.pk)
             .exists()
         )
+
+    def owner_id(self, instance: Model) -> int | None:
+        """The id of the user who owns ``instance``, following the owner path."""
+        *steps, last = self.owner_path.split("__")
+        for step in steps:
+            instance = getattr(instance, step)
+        return getattr(instance, f"{last}_id")
+
+
+def owner_id_of(instance: Model) -> int | None:
+    return policy_for(type(instance)).owner_id(instance)
+
+
+def log_entries_visible_to(user, models: Iterable[type[Model]]) -> Q | None:
+    """Which audit-log entries of ``models`` the user may read, as a filter (None: all).
+
+    An entry names a client or a message, so it is shown to the owner of its object (for the
+    models the user has any permission on), and a moderator also reads the entries of every
+    row they may view."""
+    if user.is_superuser:
+        return None
+    if not user.is_active:
+        return Q(pk__in=[])
+    types = ContentType.objects.get_for_models(*models)
+    mine, everyone = [], []
+    for model, content_type in types.items():
+        reach = policy_for(model).reach(user, ["add", "change", "delete", "view"])
+        if reach is Reach.NONE:
+            continue
+        mine.append(content_type)
+        if policy_for(model).reach(user, ["view"]) is Reach.ALL:
+            everyone.append(content_type)
+    return Q(owner=user, content_type__in=mine) | Q(content_type__in=everyone)

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, NullIf, Round
 
 from mailings.models import Attempt, Mailing
 
 
 def with_stats(mailings: QuerySet[Mailing]) -> QuerySet[Mailing]:
-    """Annotate runs, sent and failed totals, last run and its result, recipients."""
+    """Annotate runs, sent and failed totals, the success rate, last run and its result,
+    recipients."""
     latest = Attempt.objects.filter(mailing=OuterRef("pk")).order_by("-scheduled_for", "-pk")
     recipients = (
         Mailing.clients.through.objects.filter(mailing_id=OuterRef("pk"))
@@ -24,6 +37,16 @@ def with_stats(mailings: QuerySet[Mailing]) -> QuerySet[Mailing]:
         last_run_at=Max("attempts__attempted_at"),
         last_run_status=Subquery(latest.values("status")[:1]),
         recipients=Coalesce(Subquery(recipients, output_field=IntegerField()), Value(0)),
+        # ``success_rate`` in SQL: NULL before any try.
+        success_rate=ExpressionWrapper(
+            Round(
+                Value(1000.0)
+                * F("sent_total")
+                / NullIf(F("sent_total") + F("failed_total"), Value(0))
+            )
+            / Value(10.0),
+            output_field=FloatField(),
+        ),
     )
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 ONCE, DAILY, WEEKLY, MONTHLY = "once", "daily", "weekly", "monthly"
-PERIODICITIES = (ONCE, DAILY, WEEKLY, MONTHLY)
 STEP_DAYS = {DAILY: 1, WEEKLY: 7}
 
 CREATED, RUNNING, FINISHED = "created", "running", "finished"
@@ -121,3 +121,61 @@ def _add_months(day: date, wanted_day: int, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(wanted_day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a mailing waits for: its next slot to send (None: nothing left) and its status."""
+
+    next_run_at: datetime | None
+    status: str
+
+
+def plan(
+    now: datetime,
+    start_at: datetime,
+    end_at: datetime,
+    periodicity: str,
+    tz: tzinfo,
+    *,
+    last_slot: datetime | None,
+) -> Plan:
+    """The plan of a mailing whose latest run was for ``last_slot`` (None: never run).
+
+    The next run is the current slot if it has not been sent (so saving a mailing whose
+    window is open sends now), else the first slot after ``now``."""
+    args = (start_at, end_at, periodicity, tz)
+    current = latest_slot(now, *args)
+    if current is not None and (last_slot is None or current > last_slot):
+        next_run_at = current
+    else:
+        next_run_at = next_slot_after(max(now, last_slot or now), *args)
+    return Plan(next_run_at, _status(now, next_run_at, *args))
+
+
+def plan_after_run(
+    now: datetime,
+    slot: datetime,
+    start_at: datetime,
+    end_at: datetime,
+    periodicity: str,
+    tz: tzinfo,
+) -> Plan:
+    """The plan of a mailing once the run for ``slot`` has been created."""
+    args = (start_at, end_at, periodicity, tz)
+    following = next_slot_after(slot, *args)
+    return Plan(following, _status(now, following, *args))
+
+
+def _status(
+    now: datetime,
+    next_run_at: datetime | None,
+    start_at: datetime,
+    end_at: datetime,
+    periodicity: str,
+    tz: tzinfo,
+) -> str:
+    status = status_at(now, start_at, end_at, periodicity, tz)
+    if next_run_at is not None and status == FINISHED:
+        return RUNNING  # its last slot is still to be sent
+    return status

@@ -23,6 +23,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 
+SENT = "sent"
 TEMPORARY_CONNECTION = "temporary-connection"
 TEMPORARY = "temporary"
 PERMANENT = "permanent"
@@ -48,16 +49,45 @@ class ServerConfig:
     def key(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @classmethod
+    def from_settings(cls, settings) -> ServerConfig:
+        """The mail server Django's settings name (``EMAIL_*``)."""
+        return cls(
+            host=settings.EMAIL_HOST,
+            port=settings.EMAIL_PORT,
+            username=settings.EMAIL_HOST_USER,
+            password=settings.EMAIL_HOST_PASSWORD,
+            use_tls=settings.EMAIL_USE_TLS,
+            use_ssl=settings.EMAIL_USE_SSL,
+            timeout=settings.EMAIL_TIMEOUT,
+        )
+
+
+DESCRIBED = {
+    TEMPORARY: "temporary",
+    TEMPORARY_CONNECTION: "temporary",
+    PERMANENT: "permanent",
+    FATAL: "refused",
+    AMBIGUOUS: "unknown outcome, not resent",
+}
+
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # "sent" or one of the classes above
+    kind: str  # SENT or one of the classes above
     code: int | None
     reply: str
 
     @property
     def sent(self) -> bool:
-        return self.kind == "sent"
+        return self.kind == SENT
+
+    def describe(self) -> str:
+        """One line for the ledger: the class, the code and what the server said."""
+        if self.sent:
+            return self.reply[:500]
+        code = f"{self.code} " if self.code else ""
+        return f"{DESCRIBED.get(self.kind, self.kind)}: {code}{self.reply}"[:1000]
 
 
 class ConnectionFailedError(Exception):
@@ -153,11 +183,11 @@ class Connection:
         self.smtp = None
 
     def send(
-        self, *, sender: str, recipient: str, message: bytes, then: str | None = None
+        self, *, sender: str, recipient: str, message: bytes, next_recipient: str | None = None
     ) -> Outcome:
         """Send one message to one recipient; only a 2xx after the final dot is "sent".
 
-        ``then`` names the next message's recipient (same sender). When the server offers
+        ``next_recipient`` names the next message's recipient (same sender). When the server offers
         PIPELINING, that message's envelope (MAIL, RCPT, DATA) goes out in the same write as
         this message's final dot (RFC 2920 allows message content first in a group), so each
         message costs one round trip. The next ``send`` must then be for that recipient:
@@ -178,9 +208,10 @@ class Connection:
             if refusal is not None:
                 return refusal
             payload = _dot_stuffed(message)
-            if then is not None and self.pipelining and _plain(sender) and _plain(then):
-                payload += _envelope_command(sender, then)
-                self.announced = (sender, then)
+            ahead = next_recipient
+            if ahead is not None and self.pipelining and _plain(sender) and _plain(ahead):
+                payload += _envelope_command(sender, ahead)
+                self.announced = (sender, ahead)
             self.smtp.send(payload)
         except ConnectionFailedError:
             raise
@@ -240,7 +271,7 @@ class Connection:
             # Closed or reset instead: taken as not accepted, so it is sent again.
             raise ConnectionFailedError(classify_exception(exc)) from exc
         if 200 <= code < 300:
-            return Outcome("sent", code, reply_text(reply))
+            return Outcome(SENT, code, reply_text(reply))
         return self._refused(code, reply, reset=False)
 
     def _refused(self, code: int, reply: bytes, *, reset: bool = True) -> Outcome:

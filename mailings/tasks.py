@@ -1,5 +1,6 @@
-"""Celery tasks: thin wrappers around dispatching and sending. They take ids, are
-idempotent, and are enqueued only after the transaction that made their work commits."""
+"""Celery tasks: thin wrappers around the scheduler tick and the send loop. They take ids, are
+idempotent, and are enqueued only after the transaction that made their work commits; a
+broker that is down is logged, never raised (the next tick finds the work in the database)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 
 from mailings import dispatching, sending
+from mailings.ledger import Step
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +29,7 @@ def dispatch_due() -> int:
     """One scheduler tick: create due runs, then hand them (and stale ones) to workers.
     If more is due than one tick takes, the next tick follows at once."""
     result = dispatching.tick()
-    for attempt_id in result.attempt_ids:
-        enqueue(send_attempt, attempt_id)
+    start_runs(result.attempt_ids)
     if result.more:
         enqueue(dispatch_due)
     return len(result.attempt_ids)
@@ -45,10 +46,10 @@ def send_attempt(attempt_id: int) -> None:
 @shared_task(name="mailings.tasks.send_chunks", ignore_result=True, **DB_RETRY)
 def send_chunks(attempt_id: int) -> str:
     """Send chunks of a run for a while; come back if there is more."""
-    state = sending.work(attempt_id)
-    if state == sending.MORE:
+    step = sending.work(attempt_id)
+    if step == Step.MORE:
         enqueue(send_chunks, attempt_id)
-    return state
+    return step
 
 
 def enqueue(task, *args) -> bool:
@@ -62,17 +63,17 @@ def enqueue(task, *args) -> bool:
     return True
 
 
-def enqueue_dispatch() -> None:
-    enqueue(dispatch_due)
-
-
-def run_sync(attempt_ids: list[int]) -> None:
-    """Send runs in this process, without a broker (``--sync`` of the commands)."""
-    for attempt_id in attempt_ids:
-        sending.prepare(attempt_id)
-        while sending.work(attempt_id, budget=3600) == sending.MORE:
-            pass
-
-
-def on_commit_enqueue(task, *args) -> None:
+def enqueue_on_commit(task, *args) -> None:
     transaction.on_commit(lambda: enqueue(task, *args))
+
+
+def start_runs(attempt_ids: list[int], *, sync: bool = False) -> None:
+    """Hand runs to the workers, or with ``sync`` send them in this process, without a
+    broker (the commands' ``--sync``)."""
+    for attempt_id in attempt_ids:
+        if not sync:
+            enqueue(send_attempt, attempt_id)
+            continue
+        sending.prepare(attempt_id)
+        while sending.work(attempt_id, budget=3600) == Step.MORE:
+            pass

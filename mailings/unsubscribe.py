@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import signing
+from django.urls import reverse
 
 SALT = "mailings.unsubscribe"
 
 
-def make_token(client_id: int) -> str:
-    return Signer().token(client_id)
-
-
-class Signer:
-    """``make_token`` for many clients: the signer (and its key) set up once."""
+class Tokens:
+    """Makes the tokens of many clients with one signer (its key derived once)."""
 
     def __init__(self) -> None:
         self.signer = signing.TimestampSigner(salt=SALT)
 
-    def token(self, client_id: int) -> str:
+    def for_client(self, client_id: int) -> str:
         return self.signer.sign_object(client_id)
 
 
@@ -27,3 +25,17 @@ def read_token(token: str) -> int:
     if not isinstance(value, int):
         raise signing.BadSignature("not a client token")
     return value
+
+
+def link_prefix() -> str:
+    """The absolute unsubscribe link without its token, resolved once per run: a recipient's
+    link is this plus their token and a slash."""
+    url = settings.SITE_URL + reverse("unsubscribe", args=["token"])
+    if not url.endswith("/token/"):
+        raise ValueError(f"the unsubscribe URL pattern changed: {url}")
+    return url[: -len("token/")]
+
+
+def example_url() -> str:
+    """Stands in for a recipient's signed link where there is no real recipient (a preview)."""
+    return link_prefix() + "example/"

@@ -9,6 +9,7 @@ from mailings.admin.mailings import MailingViewSet
 from mailings.admin.messages import MessageViewSet
 from mailings.dashboard import MailingsPanel
 from mailings.models import Attempt, Client, Delivery, Mailing, MailingsLogEntry, Message
+from mailings.permissions import policy_for
 
 
 class MailingsGroup(ModelViewSetGroup):
@@ -51,5 +52,5 @@ def hide_help_from_non_editors(request, menu_items):
 
 @hooks.register("construct_homepage_panels")
 def add_mailings_panel(request, panels):
-    if request.user.has_perm("mailings.view_mailing"):
+    if policy_for(Mailing).user_has_permission(request.user, "view"):
         panels.insert(0, MailingsPanel(request.user))

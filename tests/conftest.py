@@ -1,6 +1,19 @@
 import pytest
 
+from blog.models import BlogIndexPage
+from home.models import HomePage
 from tests.factories import SuperuserFactory, UserFactory
+from tests.support.cache import clear_cache
+from tests.support.faulty_smtp import FaultySMTPServer
+from tests.support.smtp import TestSMTPServer, point_django_mail_at
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Every test starts and ends with an empty cache (throttles, breaker, public pages)."""
+    clear_cache()
+    yield
+    clear_cache()
 
 
 @pytest.fixture
@@ -14,10 +27,29 @@ def superuser(db):
 
 
 @pytest.fixture
+def owner(client, db):
+    """A user of the Users group, signed in with the test client."""
+    signed_in = UserFactory(role="Users", email="owner@example.com")
+    client.force_login(signed_in)
+    return signed_in
+
+
+@pytest.fixture
+def home(db):
+    return HomePage.objects.get()
+
+
+@pytest.fixture
+def blog_index(home):
+    """The published blog index under the home page, with no posts yet."""
+    index = home.add_child(instance=BlogIndexPage(title="Blog", slug="blog"))
+    index.save_revision().publish()
+    return index
+
+
+@pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on loopback; Django's mail settings point at it."""
-    from tests.support.smtp import TestSMTPServer, point_django_mail_at
-
     with TestSMTPServer() as server:
         point_django_mail_at(settings, server.port)
         yield server
@@ -29,10 +61,6 @@ def faulty_smtp(settings, request):
     timeouts and retry delays so a test needs seconds, not minutes. Every test runs twice:
     with a server that offers PIPELINING (the engine batches MAIL, RCPT and DATA) and with
     one that does not (one command at a time)."""
-    from django.core.cache import cache
-
-    from tests.support.faulty_smtp import FaultySMTPServer
-
     with FaultySMTPServer() as server:
         server.pipelining = request.param == "pipelining"
         server.slow_seconds = 3
@@ -45,6 +73,4 @@ def faulty_smtp(settings, request):
         settings.MAILINGS_RETRY_MAX_DELAY = 1
         settings.MAILINGS_BREAKER_THRESHOLD = 1000
         settings.MAILINGS_RATE_LIMIT = 0
-        cache.clear()
         yield server
-        cache.clear()

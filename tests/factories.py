@@ -64,3 +64,24 @@ class MailingFactory(factory.django.DjangoModelFactory):
         if extracted is None:
             extracted = ClientFactory.create_batch(2, owner=self.owner)
         self.clients.set(extracted)
+
+
+class AttemptFactory(factory.django.DjangoModelFactory):
+    """A run of a mailing for its start slot, as the scheduler opens it."""
+
+    class Meta:
+        model = "mailings.Attempt"
+
+    mailing = factory.SubFactory(MailingFactory)
+    scheduled_for = factory.LazyAttribute(lambda o: o.mailing.start_at)
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    """One recipient of a run: a client of the run's mailing (the database insists)."""
+
+    class Meta:
+        model = "mailings.Delivery"
+
+    attempt = factory.SubFactory(AttemptFactory)
+    client = factory.LazyAttribute(lambda o: ClientFactory(owner=o.attempt.mailing.owner))
+    email = factory.LazyAttribute(lambda o: o.client.email)

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from mailings import dispatching
+from mailings import dispatching, services
 from mailings.models import Attempt, Mailing
 from tests.factories import MailingFactory, UserFactory
 
@@ -21,7 +21,7 @@ def due_mailing(**fields):
         periodicity=fields.pop("periodicity", "daily"),
         **fields,
     )
-    dispatching.mailing_saved(mailing)
+    services.mailing_save(mailing=mailing)
     mailing.refresh_from_db()
     return mailing
 
@@ -39,14 +39,14 @@ def test_a_future_mailing_waits_for_its_start():
 
     assert mailing.next_run_at == start
     assert mailing.status == Mailing.Status.CREATED
-    assert dispatching.dispatch_due() == []
+    assert dispatching.tick_until_idle() == []
 
 
 def test_a_tick_creates_one_run_and_advances_the_schedule():
     mailing = due_mailing()
 
-    first = dispatching.dispatch_due()
-    second = dispatching.dispatch_due()
+    first = dispatching.tick_until_idle()
+    second = dispatching.tick_until_idle()
 
     assert len(first) == 1
     assert second == []
@@ -61,7 +61,7 @@ def test_after_a_week_of_downtime_one_run_is_sent_for_the_latest_slot():
     mailing = due_mailing(start_at=now - timedelta(days=7, minutes=5))
     Mailing.objects.filter(pk=mailing.pk).update(next_run_at=mailing.start_at)
 
-    ids = dispatching.dispatch_due(now=now)
+    ids = dispatching.tick_until_idle(now=now)
 
     (attempt,) = Attempt.objects.filter(pk__in=ids)
     assert attempt.scheduled_for == mailing.start_at + timedelta(days=7)
@@ -73,26 +73,26 @@ def test_disabled_mailings_and_blocked_owners_are_not_dispatched():
     blocked_owner = UserFactory(is_active=False)
     blocked = due_mailing(owner=blocked_owner)
 
-    assert dispatching.dispatch_due() == []
+    assert dispatching.tick_until_idle() == []
     assert not Attempt.objects.filter(mailing__in=[disabled, blocked]).exists()
 
 
 def test_a_run_whose_lease_ran_out_is_handed_out_again():
     due_mailing()
-    (attempt_id,) = dispatching.dispatch_due()
-    Attempt.objects.filter(pk=attempt_id).update(lease_until=timezone.now() - timedelta(seconds=1))
+    (attempt_id,) = dispatching.tick_until_idle()
+    Attempt.objects.filter(pk=attempt_id).update(available_at=timezone.now() - timedelta(seconds=1))
 
-    again = dispatching.dispatch_due()
+    again = dispatching.tick_until_idle()
 
     assert again == [attempt_id]
-    assert Attempt.objects.get(pk=attempt_id).lease_until > timezone.now()
-    assert dispatching.dispatch_due() == []  # the new lease holds
+    assert Attempt.objects.get(pk=attempt_id).available_at > timezone.now()
+    assert dispatching.tick_until_idle() == []  # the new lease holds
 
 
 def test_a_once_mailing_is_finished_after_its_run():
     mailing = due_mailing(periodicity="once")
 
-    dispatching.dispatch_due()
+    dispatching.tick_until_idle()
 
     mailing.refresh_from_db()
     assert mailing.next_run_at is None
@@ -102,8 +102,8 @@ def test_a_once_mailing_is_finished_after_its_run():
 def test_send_now_creates_a_run_and_refuses_a_second_while_it_is_open():
     mailing = due_mailing()
 
-    first = dispatching.send_now(mailing)
-    second = dispatching.send_now(mailing)
+    first = services.mailing_send_now(mailing=mailing)
+    second = services.mailing_send_now(mailing=mailing)
 
     assert first is not None and first.scheduled_for == mailing.start_at
     assert second is None

@@ -7,17 +7,17 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from mailings.models import Client, Mailing, Message
-from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory
+from mailings.models import Attempt, Client, Mailing, Message
+from tests.factories import (
+    AttemptFactory,
+    ClientFactory,
+    DeliveryFactory,
+    MailingFactory,
+    MessageFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner(client):
-    user = UserFactory(role="Users", email="owner@example.com")
-    client.force_login(user)
-    return user
 
 
 def errors_of(response) -> str:
@@ -213,8 +213,9 @@ def test_send_a_test_to_me_goes_through_the_mail_server(client, owner, smtp_serv
     assert "A test was sent to owner@example.com" in response.content.decode()
     (received,) = smtp_server.received
     assert received.rcpt_tos == ["owner@example.com"]
-    assert received.message["Subject"].startswith("[Test] Hello")
+    assert received.message["Subject"] == "Hello Jane Sample"
     assert "Body for owner@example.com" in received.message.get_content()
+    assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 def test_send_a_test_reports_a_mail_server_that_is_down(client, owner, settings):
@@ -275,8 +276,6 @@ def test_owner_disables_and_enables_a_mailing(client, owner):
 
 
 def test_send_now_creates_a_run_shown_with_its_progress(client, owner):
-    from mailings.models import Attempt
-
     mailing = MailingFactory(owner=owner, start_at=timezone.now() - timedelta(hours=1))
 
     response = client.post(f"/admin/mailings/mailings/send-now/{mailing.pk}/", follow=True)
@@ -291,16 +290,13 @@ def test_send_now_creates_a_run_shown_with_its_progress(client, owner):
 
 
 def test_attempt_page_lists_failed_deliveries_with_code_and_reply(client, owner):
-    from mailings.models import Attempt, Delivery
-
     mailing = MailingFactory(owner=owner)
-    attempt = Attempt.objects.create(mailing=mailing, scheduled_for=mailing.start_at)
+    attempt = AttemptFactory(mailing=mailing)
     good, bad = mailing.clients.all()[:2]
-    Delivery.objects.create(attempt=attempt, client=good, email=good.email, status="sent")
-    Delivery.objects.create(
+    DeliveryFactory(attempt=attempt, client=good, status="sent")
+    DeliveryFactory(
         attempt=attempt,
         client=bad,
-        email=bad.email,
         status="failed",
         smtp_code=550,
         response="permanent: 550 5.1.1 No such user here",
@@ -335,10 +331,7 @@ def test_saving_a_mailing_plans_its_next_run(client, owner):
 
 
 def test_the_attempts_listing_links_each_run_to_its_page(client, owner):
-    from mailings.models import Attempt
-
-    mailing = MailingFactory(owner=owner)
-    attempt = Attempt.objects.create(mailing=mailing, scheduled_for=mailing.start_at)
+    attempt = AttemptFactory(mailing=MailingFactory(owner=owner))
 
     html = client.get("/admin/mailings/attempts/").content.decode()
 

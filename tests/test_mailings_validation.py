@@ -11,13 +11,6 @@ from tests.factories import ClientFactory, MessageFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def owner(client):
-    user = UserFactory(role="Users")
-    client.force_login(user)
-    return user
-
-
 def post(client, path, data):
     response = client.post(path, data)
     assert response.status_code == 200, "expected the form back with errors"

@@ -1,6 +1,5 @@
 """The public site: page-type rules, and the pages render what they hold."""
 
-import pytest
 from django.core.files.images import ImageFile
 from wagtail.images.models import Image
 from wagtail.models import Page
@@ -8,18 +7,6 @@ from wagtail.models import Page
 from blog.demo import draw_demo_image
 from blog.models import BlogIndexPage, BlogPage
 from home.models import HomePage
-
-
-@pytest.fixture
-def home(db):
-    return HomePage.objects.get()
-
-
-@pytest.fixture
-def blog_index(home):
-    index = home.add_child(instance=BlogIndexPage(title="Blog", slug="blog"))
-    index.save_revision().publish()
-    return index
 
 
 def make_post(index, slug, title, **fields):

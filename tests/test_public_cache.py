@@ -3,34 +3,30 @@ Wagtail's routing (plus the view counter's UPDATE on a post), however many posts
 clients there are; the tree's changes show at once; editors and previews bypass the cache."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from wagtail.models import Page
 
-from blog.models import BlogIndexPage, BlogPage
-from home.models import HomePage
+from blog.cards import CARDS_KEY
+from blog.models import BlogPage
+from home.counters import COUNTERS_KEY
 from mailings.models import Client, Mailing, Message
-from tests.factories import UserFactory
+from site_config.public_cache import generation
+from tests.factories import ClientFactory, MailingFactory, UserFactory
+from tests.support.cache import clear_cache
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
-def blog():
-    home = HomePage.objects.get()
-    index = home.add_child(instance=BlogIndexPage(title="Blog", slug="blog"))
-    return index
+def blog(blog_index):
+    return blog_index
 
 
 def add_posts(index, count, *, start=0):
@@ -45,11 +41,9 @@ def add_posts(index, count, *, start=0):
 def add_mailings(count):
     owner = UserFactory()
     message = Message.objects.create(owner=owner, subject="S", body="B")
-    from django.utils import timezone
-
     now = timezone.now()
     Mailing.objects.bulk_create(
-        Mailing(owner=owner, message=message, start_at=now, end_at=now + timezone.timedelta(1))
+        Mailing(owner=owner, message=message, start_at=now, end_at=now + timedelta(days=1))
         for _ in range(count)
     )
     Client.objects.bulk_create(
@@ -108,7 +102,7 @@ def test_warm_query_count_does_not_grow_with_the_data(client, blog, path):
 
     add_posts(blog, 499, start=1)
     add_mailings(4990)
-    cache.clear()
+    clear_cache()
     large, sql = warm_queries(client, path)
 
     assert large == small, sql
@@ -160,8 +154,6 @@ def test_the_home_page_renders_with_fewer_than_three_posts(client, blog):
 
 
 def test_counters_count_mailings_active_ones_and_unique_addresses(client, blog):
-    from tests.factories import ClientFactory, MailingFactory
-
     owner = UserFactory()
     ann = ClientFactory(owner=owner, email="ann@example.org")
     other_owner = UserFactory()
@@ -186,10 +178,8 @@ def test_signed_in_editors_neither_read_nor_fill_the_cache(client, blog):
     editor = client.__class__()
     editor.force_login(UserFactory(is_superuser=True))
     assert "Renamed quietly" in editor.get("/blog/").content.decode()
-    cache.clear()
+    clear_cache()
     editor.get("/")
-    from blog.caching import CARDS_KEY, COUNTERS_KEY, generation
-
     assert cache.get(COUNTERS_KEY) is None
     assert cache.get(CARDS_KEY.format(generation=generation())) is None
 

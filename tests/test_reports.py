@@ -6,9 +6,15 @@ import io
 import pytest
 from django.utils import timezone
 
+from mailings.ledger import recount
 from mailings.models import Attempt, Delivery
-from mailings.sending import refresh
-from tests.factories import ClientFactory, MailingFactory, UserFactory
+from tests.factories import (
+    AttemptFactory,
+    ClientFactory,
+    DeliveryFactory,
+    MailingFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -16,20 +22,17 @@ URL = "/admin/mailings/failed-deliveries/"
 
 
 def run_with(mailing, outcomes, *, tag=""):
-    attempt = Attempt.objects.create(
-        mailing=mailing, scheduled_for=timezone.now(), status="failure"
-    )
+    attempt = AttemptFactory(mailing=mailing, scheduled_for=timezone.now(), status="failure")
     for n, status in enumerate(outcomes):
         reader = ClientFactory(owner=mailing.owner, email=f"m{mailing.pk}-{n}{tag}@example.org")
-        Delivery.objects.create(
+        DeliveryFactory(
             attempt=attempt,
             client=reader,
-            email=reader.email,
             status=status,
             smtp_code=550 if status == "failed" else 250,
             response="permanent: 550 No such user" if status == "failed" else "250 OK",
         )
-    refresh(attempt.pk)  # the engine's own recount
+    recount(attempt.pk)  # the engine's own recount
     return attempt
 
 

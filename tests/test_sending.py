@@ -3,7 +3,6 @@
 Every run here goes through the engine's own functions (prepare, work, dispatch) in this
 process; tests/test_workers.py does the same through real worker processes."""
 
-import time
 from collections import Counter
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -11,9 +10,11 @@ from email.policy import default as default_policy
 import pytest
 from django.utils import timezone
 
-from mailings import sending, smtp
+from mailings import ledger, queue, sending, services, smtp
+from mailings.ledger import Step
 from mailings.models import Attempt, Delivery
-from tests.factories import ClientFactory, MailingFactory, UserFactory
+from tests.factories import AttemptFactory, ClientFactory, MailingFactory, UserFactory
+from tests.support.runs import breaker_cools_down, run_until_done, time_passes
 
 pytestmark = pytest.mark.django_db
 
@@ -25,18 +26,7 @@ def make_run(recipients=200, **client_fields):
         for i in range(recipients)
     ]
     mailing = MailingFactory(owner=owner, clients=clients, start_at=timezone.now())
-    attempt = Attempt.objects.create(mailing=mailing, scheduled_for=mailing.start_at)
-    return attempt, clients
-
-
-def run_until_done(attempt_id, *, rounds=20):
-    sending.prepare(attempt_id)
-    for _ in range(rounds):
-        state = sending.work(attempt_id, budget=60)
-        if state == sending.DONE:
-            return Attempt.objects.get(pk=attempt_id)
-        time.sleep(0.2 if state == sending.MORE else 1.1)
-    raise AssertionError(f"attempt {attempt_id} not done after {rounds} rounds")
+    return AttemptFactory(mailing=mailing), clients
 
 
 def test_a_run_sends_each_client_exactly_once(faulty_smtp):
@@ -55,7 +45,7 @@ def test_running_a_finished_run_again_sends_nothing(faulty_smtp):
     run_until_done(attempt.pk)
 
     sending.prepare(attempt.pk)
-    assert sending.work(attempt.pk) == sending.DONE
+    assert sending.work(attempt.pk) == Step.DONE
 
     assert sum(faulty_smtp.accepted.values()) == 30
     assert Delivery.objects.filter(attempt=attempt).count() == 30
@@ -122,12 +112,12 @@ def test_counts_a_worker_adds_after_another_ended_the_run_are_not_added_twice():
     # run's counts yet, the other finds nothing left and ends the run with a recount.
     attempt, _ = make_run(5)
     sending.prepare(attempt.pk)
-    late = sending.Tally()
-    chunk = sending.claim(attempt.pk, None)
-    sent = smtp.Outcome("sent", 250, "250 OK")
-    sending.record(attempt.pk, [sending.Result(d.pk, sent, 1) for d in chunk.deliveries], late)
+    late = ledger.Tally()
+    claimed = queue.claim(attempt.pk, now=timezone.now())
+    sent = smtp.Outcome(smtp.SENT, 250, "250 OK")
+    ledger.record([ledger.Result(d.pk, sent, 1) for d in claimed], late)
 
-    assert sending.finish_or_wait(attempt.pk) == sending.DONE
+    assert ledger.finish_or_wait(attempt.pk) == Step.DONE
     late.add_to(attempt.pk)
 
     done = Attempt.objects.get(pk=attempt.pk)
@@ -138,15 +128,15 @@ def test_counts_a_worker_adds_after_another_ended_the_run_are_not_added_twice():
 def test_a_run_with_a_failure_ends_as_failure_with_the_last_reply():
     attempt, _ = make_run(3)
     sending.prepare(attempt.pk)
-    tally = sending.Tally()
-    first, second, third = sending.claim(attempt.pk, None).deliveries
+    tally = ledger.Tally()
+    first, second, third = queue.claim(attempt.pk, now=timezone.now())
     refused = smtp.Outcome(smtp.PERMANENT, 550, "550 No such user")
-    sent = smtp.Outcome("sent", 250, "250 OK")
-    results = [sending.Result(first.pk, sent, 1), sending.Result(second.pk, refused, 1)]
-    sending.record(attempt.pk, [*results, sending.Result(third.pk, sent, 1)], tally)
+    sent = smtp.Outcome(smtp.SENT, 250, "250 OK")
+    results = [ledger.Result(first.pk, sent, 1), ledger.Result(second.pk, refused, 1)]
+    ledger.record([*results, ledger.Result(third.pk, sent, 1)], tally)
     tally.add_to(attempt.pk)
 
-    assert sending.finish_or_wait(attempt.pk) == sending.DONE
+    assert ledger.finish_or_wait(attempt.pk) == Step.DONE
 
     done = Attempt.objects.get(pk=attempt.pk)
     assert (done.status, done.sent, done.failed) == ("failure", 2, 1)
@@ -221,12 +211,6 @@ FAULTS = {
 }
 
 
-def time_passes(attempt):
-    """The backoff is over: everything waiting may be tried again now."""
-    Delivery.objects.filter(attempt=attempt, status="pending").update(lease_until=None)
-    Attempt.objects.filter(pk=attempt.pk).update(lease_until=timezone.now())
-
-
 @pytest.mark.parametrize("fault", FAULTS)
 def test_fault_matrix_every_recipient_gets_exactly_one_message(
     faulty_smtp, client, fault, settings
@@ -241,7 +225,7 @@ def test_fault_matrix_every_recipient_gets_exactly_one_message(
     state = sending.work(attempt.pk, budget=30)
 
     during = Attempt.objects.get(pk=attempt.pk)
-    assert state == sending.LATER
+    assert state == Step.LATER
     assert during.status == Attempt.Status.IN_PROGRESS
     assert FAULTS[fault] in during.server_response.lower()
     assert client.get("/healthz").status_code == 200
@@ -272,19 +256,20 @@ def test_a_silent_server_after_the_final_dot_is_not_sent_again(faulty_smtp):
 
 def test_a_server_that_keeps_failing_opens_the_circuit(faulty_smtp, settings):
     settings.MAILINGS_BREAKER_THRESHOLD = 2
-    settings.MAILINGS_BREAKER_COOLDOWN = 5  # long enough for a slow machine's three calls
+    settings.MAILINGS_BREAKER_COOLDOWN = 600  # it cools down when the test says so
     attempt, _ = make_run(5)
     faulty_smtp.set_mode("421")
     sending.prepare(attempt.pk)
 
     for _ in range(2):
-        assert sending.work(attempt.pk) == sending.LATER
+        assert sending.work(attempt.pk) == Step.LATER
+        time_passes(attempt)
     tried = faulty_smtp.connections
-    assert sending.work(attempt.pk) == sending.LATER  # open: no connection at all
+    assert sending.work(attempt.pk) == Step.LATER  # open: no connection at all
     assert faulty_smtp.connections == tried
 
     faulty_smtp.set_mode("ok")
-    time.sleep(5.1)  # cool-down over: one probe goes through and closes the circuit
+    breaker_cools_down()  # one probe goes through and closes the circuit
     done = run_until_done(attempt.pk)
     assert done.sent == 5
 
@@ -305,8 +290,6 @@ def test_the_rate_limit_holds(faulty_smtp, settings):
 
 
 def test_retry_failed_sends_only_the_failed_ones_once(faulty_smtp, client):
-    from mailings import dispatching
-
     attempt, clients = make_run(10)
     faulty_smtp.reject = {clients[1].email, clients[4].email}
     done = run_until_done(attempt.pk)
@@ -319,7 +302,7 @@ def test_retry_failed_sends_only_the_failed_ones_once(faulty_smtp, client):
     client.post(f"/admin/mailings/attempts/retry-failed/{attempt.pk}/")
     again = run_until_done(attempt.pk)
     client.post(f"/admin/mailings/attempts/retry-failed/{attempt.pk}/")  # none failed now
-    assert dispatching.retry_failed(again) == 0
+    assert services.attempt_retry_failed(attempt=again, by=None) == 0
     run_until_done(attempt.pk)
 
     assert (again.status, again.sent, again.failed) == ("success", 10, 0)
@@ -335,3 +318,36 @@ def test_only_the_owner_may_retry_failed(faulty_smtp, client):
         response = client.post(f"/admin/mailings/attempts/retry-failed/{attempt.pk}/")
         assert response.status_code == 404
     assert Delivery.objects.filter(attempt=attempt, status="failed").count() == 1
+
+
+def test_a_test_mail_is_the_mail_a_run_sends(faulty_smtp):
+    # "Send a test to me" goes through the engine's builder and SMTP session: the same
+    # headers and body as a client's message, unsubscribe link aside (a test has no client).
+    attempt, (reader,) = make_run(1)
+    message = attempt.mailing.message
+    message.subject = "News for {full_name}"
+    message.body = "Dear {full_name} ({email}), leave here: {unsubscribe_url}"
+    message.save()
+    run_until_done(attempt.pk)
+
+    result = services.message_send_test(
+        message=message, to=reader.email, full_name=reader.full_name
+    )
+
+    assert result.ok, result.detail
+    real, test = (message_from_bytes(raw, policy=default_policy) for raw in faulty_smtp.messages)
+    assert sorted(real.keys()) == sorted(test.keys())
+    for name in ("Subject", "From", "To", "List-Unsubscribe-Post", "Content-Type"):
+        assert real[name] == test[name], name
+    real_link, test_link = (str(m["List-Unsubscribe"]).strip("<>") for m in (real, test))
+    assert real.get_content().replace(real_link, "") == test.get_content().replace(test_link, "")
+
+
+def test_a_test_mail_fails_as_a_run_would(faulty_smtp):
+    faulty_smtp.set_mode("refuse")
+    message = MailingFactory().message
+
+    result = services.message_send_test(message=message, to="me@example.org", full_name="Me")
+
+    assert not result.ok
+    assert result.detail.startswith("temporary: connection refused")

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from django.core.cache import cache
 
 from accounts.models import User
 from accounts.tokens import make_token
@@ -17,13 +16,6 @@ FORM = {
     "password1": "a-Good-passphrase-42",
     "password2": "a-Good-passphrase-42",
 }
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def confirmation_link(received) -> str:

@@ -11,31 +11,21 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views import View
-from wagtail.log_actions import log
-from wagtail.permissions import policy_registry
 
-from mailings import dispatching, tasks
+from mailings import services
 from mailings.models import Attempt, Mailing
-from mailings.permissions import MODERATE_PERMISSION
-
-
-def mailings_user_may(user, action: str):
-    policy = policy_registry.get_by_type(Mailing)
-    if action == "moderate":
-        if user.is_superuser or user.has_perm(MODERATE_PERMISSION):
-            return policy.instances_user_has_any_permission_for(user, ["view"])
-        return policy.instances_user_has_permission_for(user, "change")
-    return policy.instances_user_has_permission_for(user, action)
+from mailings.permissions import policy_for
 
 
 class MailingActionView(View):
-    action = ""  # "change" or "moderate": which rows this user may act on
+    action = ""  # the permission policy's action: "change" or "disable"
     title = ""
     question = ""
     button = ""
 
     def dispatch(self, request, *args, pk, **kwargs):
-        self.mailing = get_object_or_404(mailings_user_may(request.user, self.action), pk=pk)
+        allowed = policy_for(Mailing).instances_user_has_permission_for(request.user, self.action)
+        self.mailing = get_object_or_404(allowed, pk=pk)
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
@@ -64,34 +54,23 @@ class SendNowView(MailingActionView):
     button = _("Send now")
 
     def post(self, request):
-        attempt = dispatching.send_now(self.mailing)
+        attempt = services.mailing_send_now(mailing=self.mailing, by=request.user)
         if attempt is None:
             messages.warning(request, _("A run of this mailing is still in progress."))
         else:
-            tasks.on_commit_enqueue(tasks.send_attempt, attempt.pk)
-            log(self.mailing, "mailings.send_now", user=request.user, data={"attempt": attempt.pk})
             messages.success(request, _("The mailing is being sent."))
         return redirect(self.next_url())
 
 
 class DisableView(MailingActionView):
-    action = "moderate"
+    action = "disable"
     title = _("Disable mailing")
     question = _("Disable this mailing? Nothing more is sent until it is enabled again.")
     button = _("Disable")
     enable = False
 
     def post(self, request):
-        Mailing.objects.filter(pk=self.mailing.pk).update(is_enabled=self.enable)
-        self.mailing.is_enabled = self.enable
-        if self.enable:
-            dispatching.mailing_saved(self.mailing)
-        log(
-            self.mailing,
-            "mailings.enable" if self.enable else "mailings.disable",
-            user=request.user,
-            data={"owner": self.mailing.owner.email},
-        )
+        services.mailing_set_enabled(mailing=self.mailing, enabled=self.enable, by=request.user)
         messages.success(
             request,
             _("Mailing enabled.") if self.enable else _("Mailing disabled."),
@@ -106,12 +85,17 @@ class EnableView(DisableView):
     enable = True
 
 
+def retryable_attempts(user):
+    """Runs whose failed deliveries ``user`` may send again: those of mailings they may change."""
+    changeable = policy_for(Mailing).instances_user_has_permission_for(user, "change")
+    return Attempt.objects.filter(mailing__in=changeable)
+
+
 class RetryFailedView(View):
     """Send a finished run's failed deliveries once more (the mailing's owner only)."""
 
     def dispatch(self, request, *args, pk, **kwargs):
-        owned = mailings_user_may(request.user, "change")
-        self.attempt = get_object_or_404(Attempt.objects.filter(mailing__in=owned), pk=pk)
+        self.attempt = get_object_or_404(retryable_attempts(request.user), pk=pk)
         return super().dispatch(request, *args, **kwargs)
 
     def next_url(self) -> str:
@@ -133,15 +117,8 @@ class RetryFailedView(View):
         )
 
     def post(self, request):
-        count = dispatching.retry_failed(self.attempt)
+        count = services.attempt_retry_failed(attempt=self.attempt, by=request.user)
         if count:
-            tasks.on_commit_enqueue(tasks.send_attempt, self.attempt.pk)
-            log(
-                self.attempt.mailing,
-                "mailings.retry_failed",
-                user=request.user,
-                data={"attempt": self.attempt.pk, "deliveries": count},
-            )
             messages.success(
                 request, _("%(count)s deliveries are being sent again.") % {"count": count}
             )

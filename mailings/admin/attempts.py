@@ -10,22 +10,13 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, Table, TitleColumn
 from wagtail.admin.widgets.button import HeaderButton
-from wagtail.permissions import policy_registry
 
 from mailings.admin import scoped
-from mailings.models import Attempt, Delivery, Mailing
+from mailings.admin.actions import RetryFailedView, retryable_attempts
+from mailings.admin.filters import visible_mailings, visible_owners
+from mailings.models import Attempt, Delivery
 
 INSPECT_ROWS = 500
-
-
-def visible_mailings(request):
-    if request is None:
-        return Mailing.objects.none()
-    return (
-        policy_registry.get_by_type(Mailing)
-        .instances_user_has_any_permission_for(request.user, ["view"])
-        .select_related("message")  # the choices show each mailing's subject
-    )
 
 
 def attempt_result_columns(*, sortable: bool = False) -> list:
@@ -43,15 +34,6 @@ def attempt_result_columns(*, sortable: bool = False) -> list:
         Column("total", label=_("Recipients")),
         Column("server_response", label=_("Server response")),
     ]
-
-
-def visible_owners(request):
-    """Owners of the mailings this request may see: for the Owner filters of managers."""
-    from accounts.models import User
-
-    if request is None:
-        return User.objects.none()
-    return User.objects.filter(pk__in=visible_mailings(request).values("owner")).order_by("email")
 
 
 class AttemptFilterSet(WagtailFilterSet):
@@ -73,16 +55,12 @@ class AttemptInspectView(scoped.InspectView):
 
     @cached_property
     def header_buttons(self):
-        from mailings.admin.actions import mailings_user_may
-
         attempt = self.object
         buttons = super().header_buttons
         may_retry = (
             attempt.status != Attempt.Status.IN_PROGRESS
             and attempt.failed
-            and mailings_user_may(self.request.user, "change")
-            .filter(pk=attempt.mailing_id)
-            .exists()
+            and retryable_attempts(self.request.user).filter(pk=attempt.pk).exists()
         )
         if may_retry:
             buttons = [
@@ -160,8 +138,6 @@ class AttemptViewSet(scoped.ScopedModelViewSet):
     list_per_page = 50
 
     def get_urlpatterns(self):
-        from mailings.admin.actions import RetryFailedView
-
         # Runs are made by the scheduler, never by hand: no add, edit or delete.
         return [
             path("", self.index_view, name="index"),

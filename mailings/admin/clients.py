@@ -16,12 +16,12 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.panels import FieldPanel, ObjectList
 from wagtail.admin.ui.tables import BooleanColumn, Column, UpdatedAtColumn
 from wagtail.admin.widgets.button import HeaderButton
-from wagtail.permissions import policy_registry
 
 from mailings.admin import scoped
 from mailings.admin.forms import ClientForm, ClientImportForm
 from mailings.importing import ImportFileError, clients_import
 from mailings.models import Client
+from mailings.permissions import policy_for
 
 SEARCH_LIMIT = 20
 ADD_ALL_LIMIT = 10_000
@@ -60,7 +60,7 @@ class ClientImportView(View):
     template_name = "mailings/clients/import.html"
 
     def dispatch(self, request, *args, **kwargs):
-        if not policy_registry.get_by_type(Client).user_has_permission(request.user, "add"):
+        if not policy_for(Client).user_has_permission(request.user, "add"):
             return scoped.forbidden(request)
         return super().dispatch(request, *args, **kwargs)
 
@@ -102,9 +102,7 @@ class ClientSearchView(View):
     """JSON for the client picker: the requesting user's own clients only."""
 
     def get(self, request):
-        clients = policy_registry.get_by_type(Client).instances_user_has_any_permission_for(
-            request.user, ["change"]
-        )
+        clients = policy_for(Client).instances_user_has_any_permission_for(request.user, ["change"])
         query = request.GET.get("q", "").strip()
         if query:
             clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))

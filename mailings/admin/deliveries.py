@@ -9,7 +9,7 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
 
 from mailings.admin import scoped
-from mailings.admin.attempts import visible_mailings, visible_owners
+from mailings.admin.filters import visible_mailings, visible_owners
 from mailings.models import Delivery
 
 

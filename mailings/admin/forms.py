@@ -1,4 +1,5 @@
-"""Admin forms. Each knows its user (``for_user``) and offers only that user's rows."""
+"""Admin forms. A row's owner is set by the create view (``scoped.CreateView``), never by a
+form; a form offers only rows of that owner, as the permission policy finds them."""
 
 from __future__ import annotations
 
@@ -7,19 +8,17 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
 from mailings.models import Client, Mailing, Message
+from mailings.permissions import policy_for
 
 
 class OwnedForm(WagtailAdminModelForm):
-    """Makes the requesting user the owner of a new row before validation."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.owner_id is None and self.for_user is not None:
-            self.instance.owner = self.for_user
-
     @property
     def owner(self):
         return self.instance.owner
+
+    def owners(self, model):
+        """The rows of ``model`` that belong to this row's owner."""
+        return policy_for(model).instances_owned_by(self.owner)
 
 
 class ClientForm(OwnedForm):
@@ -30,9 +29,7 @@ class ClientForm(OwnedForm):
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip()
         clash = (
-            Client.objects.filter(owner=self.owner, email__iexact=email)
-            .exclude(pk=self.instance.pk)
-            .exists()
+            self.owners(Client).filter(email__iexact=email).exclude(pk=self.instance.pk).exists()
         )
         if clash:
             raise forms.ValidationError(
@@ -59,8 +56,8 @@ class MailingForm(OwnedForm):
         super().__init__(*args, **kwargs)
         # Only the owner's rows are valid choices: someone else's message or client in a
         # hand-made POST is "not one of the available choices", not a silent link.
-        self.fields["message"].queryset = Message.objects.filter(owner=self.owner)
-        self.fields["clients"].queryset = Client.objects.filter(owner=self.owner)
+        self.fields["message"].queryset = self.owners(Message)
+        self.fields["clients"].queryset = self.owners(Client)
 
     def clean(self):
         cleaned = super().clean()

@@ -19,16 +19,16 @@ from wagtail.admin.ui.tables import (
     TitleColumn,
 )
 from wagtail.admin.widgets.button import HeaderButton
-from wagtail.permissions import policy_registry
 
-from mailings import dispatching
+from mailings import services
 from mailings.admin import scoped
 from mailings.admin.actions import DisableView, EnableView, SendNowView
-from mailings.admin.attempts import attempt_result_columns, visible_owners
+from mailings.admin.attempts import attempt_result_columns
+from mailings.admin.filters import visible_owners
 from mailings.admin.forms import MailingForm
 from mailings.admin.widgets import ClientPicker
-from mailings.models import Mailing
-from mailings.permissions import MODERATE_PERMISSION
+from mailings.models import Mailing, Message
+from mailings.permissions import policy_for
 from mailings.reporting import with_stats
 
 INSPECT_ROWS = 200
@@ -45,7 +45,7 @@ class MailingFilterSet(WagtailFilterSet):
 
 def action_buttons(user, mailing, *, menu: bool):
     """Send now / Disable / Enable, for whoever may do them to this mailing."""
-    policy = policy_registry.get_by_type(Mailing)
+    policy = policy_for(Mailing)
     make = MenuItem if menu else HeaderButton
     buttons = []
     if policy.permits(user, ["change"], mailing):
@@ -56,8 +56,7 @@ def action_buttons(user, mailing, *, menu: bool):
                 icon_name="mail",
             )
         )
-    moderator = user.is_superuser or user.has_perm(MODERATE_PERMISSION)
-    if policy.permits(user, ["view" if moderator else "change"], mailing):
+    if policy.permits(user, ["disable"], mailing):
         name, label = ("disable", _("Disable")) if mailing.is_enabled else ("enable", _("Enable"))
         buttons.append(
             make(
@@ -83,14 +82,14 @@ class MailingIndexView(scoped.IndexView):
 class MailingCreateView(scoped.CreateView):
     def save_instance(self):
         mailing = super().save_instance()
-        dispatching.mailing_saved(mailing)
+        services.mailing_save(mailing=mailing)
         return mailing
 
 
 class MailingEditView(scoped.EditView):
     def save_instance(self):
         mailing = super().save_instance()
-        dispatching.mailing_saved(mailing)
+        services.mailing_save(mailing=mailing)
         return mailing
 
 
@@ -133,8 +132,7 @@ class MailingInspectView(scoped.InspectView):
             ),
             inspect_rows=INSPECT_ROWS,
             message_url=reverse("mailings_messages:edit", args=[mailing.message_id])
-            if self.request.user.has_perm("mailings.change_message")
-            and mailing.owner_id == self.request.user.pk
+            if policy_for(Message).permits(self.request.user, ["change"], mailing.message)
             else None,
         )
         return context

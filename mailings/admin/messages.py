@@ -15,12 +15,12 @@ from wagtail.admin.panels import FieldPanel, ObjectList
 from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import Column, UpdatedAtColumn
 from wagtail.admin.widgets.button import Button
-from wagtail.permissions import policy_registry
 
-from mailings import composing
+from mailings import composing, services, unsubscribe
 from mailings.admin import scoped
 from mailings.admin.forms import MessageForm
 from mailings.models import Client, Message
+from mailings.permissions import policy_for
 
 
 def preview_url(message: Message) -> str:
@@ -52,8 +52,7 @@ class OwnMessageMixin:
     """Loads the message before anything else: another user's id is a 404 for any method."""
 
     def dispatch(self, request, *args, pk, **kwargs):
-        policy = policy_registry.get_by_type(Message)
-        allowed = policy.instances_user_has_any_permission_for(request.user, ["change"])
+        allowed = policy_for(Message).instances_user_has_permission_for(request.user, "change")
         self.message = get_object_or_404(allowed, pk=pk)
         return super().dispatch(request, *args, **kwargs)
 
@@ -63,7 +62,11 @@ class MessagePreviewView(OwnMessageMixin, View):
 
     def get(self, request):
         message = self.message
-        clients = Client.objects.filter(owner=message.owner, unsubscribed_at__isnull=True)
+        clients = (
+            policy_for(Client)
+            .instances_owned_by(message.owner)
+            .filter(unsubscribed_at__isnull=True)
+        )
         chosen = request.GET.get("client")
         client = clients.filter(pk=chosen).first() if chosen and chosen.isdigit() else None
         client = client or clients.order_by("pk").first()
@@ -76,7 +79,7 @@ class MessagePreviewView(OwnMessageMixin, View):
             subject=message.subject,
             body=message.body,
             values=composing.recipient_values(
-                full_name=name, email=email, unsubscribe_url=composing.example_unsubscribe_url()
+                full_name=name, email=email, unsubscribe_url=unsubscribe.example_url()
             ),
         )
         return TemplateResponse(
@@ -100,8 +103,8 @@ class MessagePreviewView(OwnMessageMixin, View):
 class MessageSendTestView(OwnMessageMixin, View):
     def post(self, request):
         message = self.message
-        result = composing.send_test(
-            subject=message.subject, body=message.body, to=request.user.email
+        result = services.message_send_test(
+            message=message, to=request.user.email, full_name=composing.SAMPLE_NAME
         )
         if result.ok:
             flash.success(request, _("A test was sent to %(email)s.") % {"email": result.detail})

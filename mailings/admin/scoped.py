@@ -18,9 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.tables import Column
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.permissions import policy_registry
 
-from mailings.permissions import MODERATE_PERMISSION
+from mailings.permissions import policy_for
 
 VIEW_ACTIONS = ["view", "change", "delete"]
 
@@ -50,9 +49,12 @@ class ScopedMixin(ForbiddenMixin):
 
     scope_actions: list[str] = VIEW_ACTIONS
 
+    @property
+    def policy(self):
+        return policy_for(self.model)
+
     def scoped_queryset(self, actions: list[str] | None = None):
-        policy = policy_registry.get_by_type(self.model)
-        return policy.instances_user_has_any_permission_for(
+        return self.policy.instances_user_has_any_permission_for(
             self.request.user, actions or self.scope_actions
         )
 
@@ -61,20 +63,10 @@ class IndexView(ScopedMixin, generic.IndexView):
     def get_base_queryset(self):
         return self.scoped_queryset()
 
-    def sees_others_rows(self) -> bool:
-        user = self.request.user
-        return user.is_superuser or (
-            getattr(self.policy, "moderated", False) and user.has_perm(MODERATE_PERMISSION)
-        )
-
-    @property
-    def policy(self):
-        return policy_registry.get_by_type(self.model)
-
     @cached_property
     def columns(self):
         columns = super().columns
-        if self.sees_others_rows():
+        if self.policy.sees_every_owner(self.request.user):
             owner = Column(
                 "owner",
                 accessor=self.policy.owner_path.replace("__", ".") + ".email",

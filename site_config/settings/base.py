@@ -75,7 +75,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so a cached page still gets every other middleware's headers.
-    "blog.page_cache.PublicPageCacheMiddleware",
+    "site_config.public_cache.PublicPageCacheMiddleware",
 ]
 
 ROOT_URLCONF = "site_config.urls"

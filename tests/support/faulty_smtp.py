@@ -51,6 +51,15 @@ class _Handler(socketserver.StreamRequestHandler):
         # pipelined batch until the client's delayed ACK, 40 ms per message.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.state = self.server.owner
+        with self.state.lock:
+            self.state.open_sessions += 1
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            with self.state.lock:
+                self.state.open_sessions -= 1
 
     def say(self, line: str) -> None:
         self.wfile.write(line.encode() + b"\r\n")
@@ -157,6 +166,7 @@ class FaultySMTPServer:
         self.accepted: Counter[str] = Counter()
         self.accepted_at: list[float] = []
         self.connections = 0
+        self.open_sessions = 0  # connected now (a killed client's session ends at once)
         self.messages: list[bytes] = []
         self.lock = threading.Lock()
         self._server: _TCPServer | None = None

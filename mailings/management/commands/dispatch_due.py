@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand
 
-from mailings import dispatching, tasks
+from mailings import services
 
 
 class Command(BaseCommand):
-    help = "Run one scheduler tick: create the due runs and hand them to workers."
+    help = "Run scheduler ticks until nothing is due, and hand the runs to workers."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -12,10 +12,5 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, sync, **options):
-        attempt_ids = dispatching.dispatch_due()
-        if sync:
-            tasks.run_sync(attempt_ids)
-        else:
-            for attempt_id in attempt_ids:
-                tasks.enqueue(tasks.send_attempt, attempt_id)
+        attempt_ids = services.dispatch_due(sync=sync)
         self.stdout.write(f"{len(attempt_ids)} run(s) {'sent' if sync else 'enqueued'}")

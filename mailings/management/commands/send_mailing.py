@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from mailings import dispatching, tasks
+from mailings import services
 from mailings.models import Attempt, Mailing
 
 
@@ -17,16 +17,14 @@ class Command(BaseCommand):
         mailing = Mailing.objects.filter(pk=mailing_id).first()
         if mailing is None:
             raise CommandError(f"There is no mailing {mailing_id}.")
-        attempt = dispatching.send_now(mailing)
+        attempt = services.mailing_send_now(mailing=mailing, sync=sync)
         if attempt is None:
             raise CommandError(f"Mailing {mailing_id} has a run in progress; try again later.")
-        if sync:
-            tasks.run_sync([attempt.pk])
-            attempt = Attempt.objects.get(pk=attempt.pk)
-            self.stdout.write(
-                f"run {attempt.pk}: {attempt.get_status_display()}, {attempt.sent} sent, "
-                f"{attempt.failed} failed, {attempt.skipped} skipped of {attempt.total}"
-            )
-        else:
-            tasks.enqueue(tasks.send_attempt, attempt.pk)
+        if not sync:
             self.stdout.write(f"run {attempt.pk} enqueued")
+            return
+        attempt = Attempt.objects.get(pk=attempt.pk)
+        self.stdout.write(
+            f"run {attempt.pk}: {attempt.get_status_display()}, {attempt.sent} sent, "
+            f"{attempt.failed} failed, {attempt.skipped} skipped of {attempt.total}"
+        )

@@ -1,0 +1,288 @@
+"""Every statement of the project written by hand, in one place, for the two databases it
+runs on: PostgreSQL and SQLite (3.35 or later, checked at start-up). Any other database is
+refused with a clear error rather than handed SQL written for another.
+
+Why by hand (each measured, docs/benchmarks.md):
+
+- ``update_rows``: many rows, each with its own values, in one ``UPDATE … FROM``. Django's
+  ``bulk_update`` builds a ``CASE WHEN`` per field and row; for a batch of results the
+  expression tree cost more than the SMTP conversation it records.
+- ``insert_rows``: ``INSERT … ON CONFLICT DO NOTHING RETURNING``, which, unlike
+  ``bulk_create(ignore_conflicts=True)``, tells which rows were new.
+- ``insert_deliveries``: a run's recipients in one ``INSERT … SELECT``: the list never
+  travels through Python and the statement is all or nothing.
+- ``claim_deliveries``: ``UPDATE … WHERE id IN (… FOR UPDATE SKIP LOCKED) RETURNING``: one
+  round trip instead of select, update and load.
+- ``increment_returning``: ``UPDATE … SET n = n + 1 … RETURNING n``: an atomic count and its
+  new value in one statement.
+
+On PostgreSQL each column of many rows travels as one array parameter (``unnest``), so the
+statement's text, and its parsing, does not grow with the rows; SQLite gets a ``VALUES`` list.
+Table and column names come from the models; every value is a parameter.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.core import checks
+from django.db import connection, models
+from django.utils import timezone
+
+from mailings.models import Client, Delivery, Mailing
+
+BATCH = 400  # rows per statement on SQLite: a few thousand parameters at most
+SQLITE_MINIMUM = (3, 35)  # UPDATE … FROM (3.33), RETURNING (3.35)
+
+
+class UnsupportedDatabaseError(NotImplementedError):
+    def __init__(self) -> None:
+        super().__init__(
+            f"mailings.sql has statements for PostgreSQL and SQLite only, not {connection.vendor}"
+        )
+
+
+def _vendor() -> str:
+    if connection.vendor in ("postgresql", "sqlite"):
+        return connection.vendor
+    raise UnsupportedDatabaseError
+
+
+@checks.register(checks.Tags.database)
+def check_sqlite_version(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    if sqlite3.sqlite_version_info >= SQLITE_MINIMUM:
+        return []
+    wanted = ".".join(map(str, SQLITE_MINIMUM))
+    return [
+        checks.Error(
+            f"SQLite {sqlite3.sqlite_version} is too old: the embedded default needs {wanted} "  # noqa: S608 - a message, not SQL
+            "or later (UPDATE … FROM and RETURNING). Set DATABASE_URL to use PostgreSQL.",
+            id="mailings.E001",
+        )
+    ]
+
+
+def names(model: type[models.Model], *fields: str) -> list[str]:
+    """The quoted table name, then the quoted primary-key column and ``fields`` columns."""
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = [meta.pk.column, *(meta.get_field(name).column for name in fields)]
+    return [quote(meta.db_table), *(quote(column) for column in columns)]
+
+
+def update_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    only_if: dict[str, object] | None = None,
+    returning: str | None = None,
+) -> list:
+    """Set ``fields`` of each row's object: every row is ``(pk, value, value, …)``. Rows
+    whose object does not match ``only_if`` (column = value) are left alone. Returns the
+    ``returning`` column of every row written."""
+    if not rows:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    targets = [meta.pk, *(meta.get_field(name) for name in fields)]
+    columns = [[row[0] for row in rows]]
+    for i, field in enumerate(targets[1:], start=1):
+        columns.append([field.get_db_prep_save(row[i], connection) for row in rows])
+    checks = [(meta.get_field(name), value) for name, value in (only_if or {}).items()]
+    if _vendor() == "postgresql":
+        # The checked values travel as columns of the source, not as constants in WHERE: a
+        # constant lets the planner scan an index on that column for every row with the
+        # value (all pending deliveries of every run, when the statistics are stale) instead
+        # of looking up the given primary keys.
+        source = _pg_unnest(targets, [f for f, _ in checks])
+        assign = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(targets) if i)
+        where = " AND ".join(
+            [
+                f"t.{quote(meta.pk.column)} = v.c0",
+                *(f"t.{quote(f.column)} = v.w{i}" for i, (f, _) in enumerate(checks)),
+            ]
+        )
+        sql = f"UPDATE {quote(meta.db_table)} AS t SET {assign} FROM {source} WHERE {where}"  # noqa: S608
+        if returning:
+            sql += f" RETURNING t.{quote(meta.get_field(returning).column)}"
+        check_params = [f.get_db_prep_value(value, connection) for f, value in checks]
+        return _run(sql, [*columns, *check_params], bool(returning))
+    conditions = [f"t.{quote(f.column)} = %s" for f, _ in checks]
+    condition_params = [value for _, value in checks]
+    out: list = []
+    for start in range(0, len(rows), BATCH):  # SQLite names VALUES columns column1, column2, …
+        part = [column[start : start + BATCH] for column in columns]
+        values = _sqlite_values(len(part[0]), len(targets))
+        assign = ", ".join(
+            f"{quote(f.column)} = v.column{i + 1}" for i, f in enumerate(targets) if i
+        )
+        where = " AND ".join([f"t.{quote(meta.pk.column)} = v.column1", *conditions])
+        sql = f"UPDATE {quote(meta.db_table)} AS t SET {assign} FROM ({values}) AS v WHERE {where}"  # noqa: S608
+        if returning:  # SQLite: the table's own name, no alias, in RETURNING
+            sql += f" RETURNING {quote(meta.get_field(returning).column)}"
+        params = [value for row in zip(*part, strict=True) for value in row]
+        out += _run(sql, [*params, *condition_params], bool(returning))
+    return out
+
+
+def insert_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    values: dict[str, object] | None = None,
+    returning: str = "pk",
+) -> list:
+    """Insert one object per row (``fields`` in order), the other columns from ``values``
+    or the field's default, skipping any row that would break a unique constraint. Returns
+    the ``returning`` column of the rows that were new. Shared values are prepared once."""
+    if not rows:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    given = [meta.get_field(name) for name in fields]
+    shared = [f for f in meta.concrete_fields if not f.primary_key and f.name not in fields]
+    values = values or {}
+    now = timezone.now()
+    shared_params = []
+    for field in shared:
+        if field.name in values:
+            value = values[field.name]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        else:
+            value = field.get_default()
+        shared_params.append(field.get_db_prep_save(value, connection))
+    columns = [
+        [f.get_db_prep_save(row[i], connection) for row in rows] for i, f in enumerate(given)
+    ]
+    names = ", ".join(quote(f.column) for f in [*given, *shared])
+    returned = quote((meta.pk if returning == "pk" else meta.get_field(returning)).column)
+    table = quote(meta.db_table)
+    if _vendor() == "postgresql":
+        constants = ", ".join(f"%s::{f.db_type(connection)}" for f in shared)
+        select = ", ".join([*(f"v.c{i}" for i in range(len(given))), constants])
+        sql = (
+            f"INSERT INTO {table} ({names}) SELECT {select} FROM {_pg_unnest(given)} "  # noqa: S608
+            f"ON CONFLICT DO NOTHING RETURNING {returned}"
+        )
+        return _run(sql, [*shared_params, *columns], True)  # in the order of the text
+    out: list = []
+    width = len(given) + len(shared)
+    for start in range(0, len(rows), BATCH):
+        part = [column[start : start + BATCH] for column in columns]
+        params = [v for row in zip(*part, strict=True) for v in (*row, *shared_params)]
+        sql = (
+            f"INSERT INTO {table} ({names}) {_sqlite_values(len(part[0]), width)} "
+            f"ON CONFLICT DO NOTHING RETURNING {returned}"
+        )
+        out += _run(sql, params, True)
+    return out
+
+
+def _pg_unnest(fields, constants=()) -> str:
+    """``(SELECT unnest(%s::type[]) AS c0, …, %s::type AS w0, …) AS v``: one array parameter
+    per column, then one parameter per constant column."""
+    columns = [
+        *(f"unnest(%s::{f.db_type(connection)}[]) AS c{i}" for i, f in enumerate(fields)),
+        *(f"%s::{f.db_type(connection)} AS w{i}" for i, f in enumerate(constants)),
+    ]
+    return f"(SELECT {', '.join(columns)}) AS v"
+
+
+def _sqlite_values(rows: int, width: int) -> str:
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    return "VALUES " + ", ".join([row] * rows)
+
+
+def _run(sql: str, params: list, returning: bool) -> list:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()] if returning else []
+
+
+def insert_deliveries(
+    *,
+    attempt_id: int,
+    mailing_id: int,
+    pending: str,
+    skipped: str,
+    skip_reason: str,
+) -> None:
+    """One delivery per client of the mailing, in one ``INSERT … SELECT`` (unsubscribed
+    clients ``skipped`` with ``skip_reason``); a second call for the same run adds nothing."""
+    _vendor()
+    quote = connection.ops.quote_name
+    # names() puts the table and the primary key first; a delivery's own id is not written.
+    deliveries, _pk, *targets = names(
+        Delivery, "attempt", "client", "email", "status", "response", "tries"
+    )
+    clients, pk, email, unsubscribed_at, full_name = names(
+        Client, "email", "unsubscribed_at", "full_name"
+    )
+    link = Mailing._meta.get_field("clients")
+    through = quote(link.remote_field.through._meta.db_table)
+    unsubscribed = f"c.{unsubscribed_at} IS NOT NULL"
+    # The WHERE clause also keeps SQLite from reading ON CONFLICT as part of the join.
+    sql = (
+        f"INSERT INTO {deliveries} ({', '.join(targets)}) "  # noqa: S608
+        f"SELECT %s, c.{pk}, c.{email}, CASE WHEN {unsubscribed} THEN %s ELSE %s END, "
+        f"CASE WHEN {unsubscribed} THEN %s ELSE '' END, 0 "
+        f"FROM {clients} AS c INNER JOIN {through} AS m "
+        f"ON m.{quote(link.m2m_reverse_name())} = c.{pk} "
+        f"WHERE m.{quote(link.m2m_column_name())} = %s "
+        f"ORDER BY c.{full_name}, c.{email}, c.{pk} ON CONFLICT DO NOTHING"
+    )
+    _run(sql, [attempt_id, skipped, pending, skip_reason, mailing_id], False)
+
+
+def claim_deliveries(
+    *,
+    attempt_id: int,
+    pending: str,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    returning: Sequence[str],
+) -> list[tuple]:
+    """Lease up to ``limit`` of the run's pending deliveries that nobody holds (available
+    now, not locked by another claim) until ``until``. Each row returned is the delivery's
+    id, its ``returning`` fields in that order, and the client's full name."""
+    skip_locked = " FOR UPDATE SKIP LOCKED" if _vendor() == "postgresql" else ""
+    table, pk, attempt, status, available_at, client_id = names(
+        Delivery, "attempt", "status", "available_at", "client"
+    )
+    clients, client_pk, full_name = names(Client, "full_name")
+    _table, *selected = names(Delivery, *returning)
+    sql = (
+        f"UPDATE {table} SET {available_at} = %s WHERE {pk} IN ("  # noqa: S608
+        f"SELECT {pk} FROM {table} WHERE {attempt} = %s AND {status} = %s"
+        f" AND ({available_at} IS NULL OR {available_at} <= %s) ORDER BY {pk} LIMIT %s"
+        f"{skip_locked}) RETURNING {', '.join(selected)},"
+        f" (SELECT c.{full_name} FROM {clients} AS c WHERE c.{client_pk} = {table}.{client_id})"
+    )
+    field = Delivery._meta.get_field("available_at")
+    params = [
+        field.get_db_prep_value(until, connection),
+        attempt_id,
+        pending,
+        field.get_db_prep_value(now, connection),
+        limit,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def increment_returning(model: type[models.Model], pk: int, field: str) -> int | None:
+    """``field`` of one row plus one, atomically; the new value (None: no such row)."""
+    _vendor()
+    table, pk_column, column = names(model, field)
+    sql = f"UPDATE {table} SET {column} = {column} + 1 WHERE {pk_column} = %s RETURNING {column}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    return row[0] if row else None

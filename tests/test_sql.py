@@ -1,0 +1,142 @@
+"""The hand-written statements of mailings/sql.py, on the database the suite runs on (CI runs
+it on SQLite and on PostgreSQL)."""
+
+import pytest
+from django.core.checks import Error
+from django.db import connection
+
+from blog.models import BlogIndexPage, BlogPage
+from mailings import sql
+from mailings.models import Attempt, Client, Delivery, Mailing
+from tests.factories import AttemptFactory, DeliveryFactory, MailingFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_update_rows_writes_each_rows_own_values():
+    first, second, third = (DeliveryFactory(tries=0) for _ in range(3))
+
+    written = sql.update_rows(
+        Delivery,
+        ("status", "tries", "response"),
+        [(first.pk, "sent", 1, "250 OK"), (second.pk, "failed", 2, "550 no")],
+        returning="status",
+    )
+
+    assert sorted(written) == ["failed", "sent"]
+    rows = {d.pk: (d.status, d.tries, d.response) for d in Delivery.objects.all()}
+    assert rows == {
+        first.pk: ("sent", 1, "250 OK"),
+        second.pk: ("failed", 2, "550 no"),
+        third.pk: ("pending", 0, ""),
+    }
+
+
+def test_update_rows_leaves_rows_that_fail_the_condition_alone():
+    pending, done = DeliveryFactory(), DeliveryFactory(status="sent")
+
+    written = sql.update_rows(
+        Delivery,
+        ("status",),
+        [(pending.pk, "failed"), (done.pk, "failed")],
+        only_if={"status": "pending"},
+        returning="status",
+    )
+
+    assert written == ["failed"]
+    assert Delivery.objects.get(pk=done.pk).status == "sent"
+
+
+def test_update_rows_takes_more_rows_than_one_sqlite_statement_holds():
+    attempt = AttemptFactory()
+    deliveries = [DeliveryFactory(attempt=attempt) for _ in range(sql.BATCH + 7)]
+
+    written = sql.update_rows(Delivery, ("tries",), [(d.pk, 3) for d in deliveries])
+
+    assert written == []  # nothing asked back
+    assert set(Delivery.objects.values_list("tries", flat=True)) == {3}
+
+
+def test_insert_rows_returns_only_the_new_rows_and_fills_defaults():
+    mailing = MailingFactory()
+    AttemptFactory(mailing=mailing)
+    later = mailing.start_at.replace(year=mailing.start_at.year + 1)
+
+    new = sql.insert_rows(
+        Attempt, ("mailing", "scheduled_for"), [(mailing.pk, mailing.start_at), (mailing.pk, later)]
+    )
+
+    (created,) = Attempt.objects.filter(pk__in=new)
+    assert created.scheduled_for == later
+    assert (created.status, created.sent, created.created_at is not None) == (
+        "in_progress",
+        0,
+        True,
+    )
+
+
+def test_insert_deliveries_makes_one_per_client_once_and_skips_the_unsubscribed():
+    mailing = MailingFactory()
+    gone = mailing.clients.first()
+    Client.objects.filter(pk=gone.pk).update(unsubscribed_at=mailing.start_at)
+    attempt = AttemptFactory(mailing=mailing)
+    arguments = {
+        "attempt_id": attempt.pk,
+        "mailing_id": mailing.pk,
+        "pending": "pending",
+        "skipped": "skipped",
+        "skip_reason": "unsubscribed",
+    }
+
+    sql.insert_deliveries(**arguments)
+    sql.insert_deliveries(**arguments)
+
+    rows = dict(Delivery.objects.values_list("client_id", "status"))
+    assert rows == {
+        client.pk: "skipped" if client.pk == gone.pk else "pending"
+        for client in mailing.clients.all()
+    }
+
+
+def test_claim_deliveries_leases_the_next_free_ones_in_order():
+    attempt = AttemptFactory()
+    deliveries = [DeliveryFactory(attempt=attempt) for _ in range(5)]
+    now = attempt.scheduled_for
+    Delivery.objects.filter(pk=deliveries[0].pk).update(status="sent")
+    claim = {"attempt_id": attempt.pk, "pending": "pending", "now": now, "limit": 2}
+
+    first = sql.claim_deliveries(**claim, until=now.replace(year=now.year + 1), returning=["email"])
+    second = sql.claim_deliveries(**claim, until=now, returning=["email"])
+
+    # RETURNING keeps no order: the queue sorts what it claimed.
+    assert sorted(row[0] for row in first) == [deliveries[1].pk, deliveries[2].pk]
+    assert sorted(row[0] for row in second) == [deliveries[3].pk, deliveries[4].pk]
+    row = next(row for row in first if row[0] == deliveries[1].pk)
+    assert row[1:] == (deliveries[1].email, deliveries[1].client.full_name)
+
+
+def test_increment_returning_counts_atomically_and_knows_a_missing_row(home):
+    index = home.add_child(instance=BlogIndexPage(title="Blog", slug="blog"))
+    post = index.add_child(instance=BlogPage(title="P", slug="p", body="<p>x</p>"))
+
+    assert sql.increment_returning(BlogPage, post.pk, "view_count") == 1
+    assert sql.increment_returning(BlogPage, post.pk, "view_count") == 2
+    assert sql.increment_returning(BlogPage, 10**9, "view_count") is None
+
+
+def test_another_database_is_refused_with_a_clear_error(monkeypatch):
+    monkeypatch.setattr(connection, "vendor", "mysql")
+
+    with pytest.raises(sql.UnsupportedDatabaseError, match="PostgreSQL and SQLite only, not mysql"):
+        sql.update_rows(Mailing, ("status",), [(1, "running")])
+
+
+def test_an_old_sqlite_is_refused_at_start_up(monkeypatch):
+    assert sql.check_sqlite_version() == []
+    monkeypatch.setattr(sql.sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sql.sqlite3, "sqlite_version", "3.31.1")
+
+    (error,) = sql.check_sqlite_version()
+
+    assert isinstance(error, Error) and error.id == "mailings.E001"
+    assert "3.31.1" in error.msg and "3.35" in error.msg
