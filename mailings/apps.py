@@ -9,7 +9,7 @@ class MailingsConfig(AppConfig):
     def ready(self) -> None:
         from wagtail.permissions import register_permission_policy
 
-        from mailings import sql  # noqa: F401 - registers the SQLite version check
+        from mailings import checks  # noqa: F401 - registers the start-up checks
         from mailings.models import Attempt, Client, Delivery, Mailing, Message
         from mailings.permissions import OwnedRowsPolicy
 

@@ -1,11 +1,6 @@
 """The ledger of a run: what became of each delivery, and the run's own row (its counts, its
 status, when it may be handed out again). Every write to a run's row is one of the named
-functions here; the send loop, the scheduler tick and the services call them.
-
-How the counts are kept (docs/sending.md): results are written to their deliveries in bulk,
-only where the delivery is still pending, and what changed is added to the run's counts once
-per chunk (``Tally``); a run is recounted from its deliveries when it is picked up and when
-it ends, in the statement that ends it.
+functions here. How the counts are kept: docs/sending.md, "Ledger".
 """
 
 from __future__ import annotations
@@ -24,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mailings import smtp, sql
-from mailings.models import Attempt, Delivery
+from mailings.models import Attempt, Delivery, Mailing
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +59,19 @@ class Result:
 
 @dataclass
 class Tally:
-    """Results written to deliveries but not yet added to the run's counts. They are added
-    once per chunk, and at least every second, rather than at every flush: two workers on one
-    run would otherwise queue for its row 50 times a second. If a worker dies before adding
-    them, the run is recounted from its deliveries when it is picked up again or ends."""
+    """Results written to deliveries, not yet added to the run's counts: added once per
+    chunk and at least every second, not at every flush (two workers on one run would queue
+    for its row). A worker that dies first leaves them to the recount at pick-up or end."""
 
     sent: int = 0
     failed: int = 0
+    skipped: int = 0
     problem: str | None = None
     added_at: float = field(default_factory=time.monotonic)
 
     def add_to(self, attempt_id: int) -> None:
-        changes = {}
-        if self.sent:
-            changes["sent"] = F("sent") + self.sent
-        if self.failed:
-            changes["failed"] = F("failed") + self.failed
+        counts = {"sent": self.sent, "failed": self.failed, "skipped": self.skipped}
+        changes = {name: F(name) + n for name, n in counts.items() if n}
         if self.problem:
             changes["server_response"] = self.problem
         if changes:
@@ -87,7 +79,7 @@ class Tally:
             Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(
                 **changes
             )
-        self.sent = self.failed = 0
+        self.sent = self.failed = self.skipped = 0
         self.problem = None
         self.added_at = time.monotonic()
 
@@ -104,12 +96,9 @@ def record(results: list[Result], tally: Tally) -> None:
     for result in results:
         outcome = result.outcome
         retry = outcome.kind == smtp.TEMPORARY and result.tries < max_tries
-        if outcome.sent:
-            status = Delivery.Status.SENT
-        elif retry:
+        status = Delivery.Status.SENT if outcome.sent else Delivery.Status.FAILED
+        if retry:
             status = Delivery.Status.PENDING
-        else:
-            status = Delivery.Status.FAILED
         rows.append(
             (
                 result.delivery_id,
@@ -135,6 +124,20 @@ def record(results: list[Result], tally: Tally) -> None:
     last_problem = next((r.outcome for r in reversed(results) if not r.outcome.sent), None)
     if last_problem is not None:
         tally.problem = last_problem.describe()
+
+
+def skip(skips: dict[int, str], tally: Tally) -> None:
+    """Deliveries not to send after all, in one statement (id -> why: the client left)."""
+    if not skips:
+        return
+    written = sql.update_rows(
+        Delivery,
+        ("status", "response", "available_at"),
+        [(pk, Delivery.Status.SKIPPED, reason, None) for pk, reason in skips.items()],
+        only_if={"status": Delivery.Status.PENDING},
+        returning="status",
+    )
+    tally.skipped += len(written)
 
 
 def give_up(attempt_id: int, failure: smtp.Outcome) -> None:
@@ -167,25 +170,45 @@ def open_runs(slots: list[tuple[int, datetime]], *, now: datetime) -> list[int]:
 
 
 def hand_out(attempt_ids: list[int], *, now: datetime) -> None:
-    """Runs given to workers again (their lease ran out): held for a new lease."""
+    """Runs given to workers again (their lease ran out), for a new lease."""
     Attempt.objects.filter(pk__in=attempt_ids).update(available_at=lease_end(now))
 
 
 def start_try(attempt_id: int) -> None:
-    """A worker takes the run up: stamp the try and recount (another worker may have died
-    before adding its counts)."""
-    Attempt.objects.filter(pk=attempt_id).update(attempted_at=timezone.now(), **_recount())
+    """A worker takes the run up: stamp the try, fix what the run sends unless it is fixed
+    (an edit from now on applies to the next run) and recount, in one statement (two workers
+    starting together fix the same version)."""
+    message = Mailing.objects.filter(pk=OuterRef("mailing_id")).values("message__subject")
+    text = Mailing.objects.filter(pk=OuterRef("mailing_id")).values("message__body")
+    not_fixed = Q(subject="")
+    Attempt.objects.filter(pk=attempt_id).update(
+        attempted_at=timezone.now(),
+        subject=Case(When(not_fixed, then=Subquery(message[:1])), default=F("subject")),
+        body=Case(When(not_fixed, then=Subquery(text[:1])), default=F("body")),
+        **_recount(),
+    )
 
 
-def renew_lease(attempt_id: int, *, now: datetime, held_until: datetime | None) -> None:
-    """Keep the run held while a worker sends it. Renewed when half of the lease is gone,
-    not at every claim: workers sharing a run would otherwise all write its row."""
+def renew_lease(attempt_id: int, *, now: datetime, held_until: datetime | None) -> datetime | None:
+    """Keep the run held while a worker sends it; returns when its lease now ends, as far as
+    this worker knows. Renewed when half of the lease is gone, not at every claim: workers
+    sharing a run would otherwise all write its row."""
     half_gone = lease_end(now) - timedelta(seconds=settings.MAILINGS_LEASE_SECONDS / 2)
     if held_until is not None and held_until >= half_gone:
-        return
+        return held_until
+    until = lease_end(now)
     Attempt.objects.filter(
         Q(available_at__isnull=True) | Q(available_at__lt=half_gone), pk=attempt_id
-    ).update(available_at=lease_end(now), attempted_at=now)
+    ).update(available_at=until, attempted_at=now)
+    return until
+
+
+def make_available(mailing_ids, *, now: datetime) -> int:
+    """The unfinished runs of these mailings may be handed out at once (a mailing enabled
+    again, an owner unblocked), not when the lease of their pause runs out. How many."""
+    return Attempt.objects.filter(
+        mailing_id__in=mailing_ids, status=Attempt.Status.IN_PROGRESS
+    ).update(available_at=now)
 
 
 def postpone(attempt_id: int, until: datetime, response: str | None = None) -> None:
@@ -221,7 +244,6 @@ def reopen_failed(attempt_id: int, *, now: datetime) -> int:
 
 
 def recount(attempt_id: int) -> None:
-    """Recount the run from its deliveries (one statement)."""
     Attempt.objects.filter(pk=attempt_id).update(**_recount())
 
 
@@ -269,13 +291,10 @@ def finish_or_wait(attempt_id: int) -> Step:
         ),
     )
     if ended:
-        attempt = Attempt.objects.get(pk=attempt_id)
+        counts = Attempt.objects.values_list("sent", "failed", "skipped", "total").get(
+            pk=attempt_id
+        )
         logger.info(
-            "attempt %s finished: %s sent, %s failed, %s skipped of %s",
-            attempt_id,
-            attempt.sent,
-            attempt.failed,
-            attempt.skipped,
-            attempt.total,
+            "attempt %s finished: %s sent, %s failed, %s skipped of %s", attempt_id, *counts
         )
     return Step.DONE

@@ -210,6 +210,10 @@ class Attempt(models.Model):
     failed = models.PositiveIntegerField(_("failed"), default=0)
     skipped = models.PositiveIntegerField(_("skipped"), default=0)
     retries = models.PositiveSmallIntegerField(_("retries"), default=0)
+    # What the run sends, fixed when it starts (``ledger.start_try``): an edit of the message
+    # applies to the next run, and the ledger shows what went out. Empty until then.
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    body = models.TextField(_("body"), blank=True)
     # When the scheduler tick may hand the unfinished run to workers (again): the end of the
     # lease of the worker that has it, or, after a temporary failure, the time of the retry.
     available_at = models.DateTimeField(_("available at"), null=True, blank=True)
@@ -256,8 +260,15 @@ class Delivery(models.Model):
     attempt = models.ForeignKey(
         Attempt, verbose_name=_("attempt"), on_delete=models.CASCADE, related_name="deliveries"
     )
+    # A deleted client leaves its deliveries: the ledger keeps the address and what happened
+    # (a pending one is skipped, "client deleted").
     client = models.ForeignKey(
-        Client, verbose_name=_("client"), on_delete=models.CASCADE, related_name="deliveries"
+        Client,
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
     )
     email = models.EmailField(_("e-mail address"))
     status = models.CharField(

@@ -1,21 +1,33 @@
 """The delivery queue of a run: its deliveries created once, then claimed by workers a chunk
 at a time. A claim is a lease: the claimed deliveries are the worker's until the lease ends,
-and no other claim takes them before (SKIP LOCKED on PostgreSQL); a worker that dies loses
-them when the lease runs out, and the next claim takes them again.
+and no other claim takes them before (SKIP LOCKED on PostgreSQL). The worker renews the lease
+while it sends (``Hold.renew``), so a slow mail server never lets a delivery go to a second
+worker while the first still holds it; a worker that dies stops renewing, and the next claim
+after the lease takes its deliveries again.
+
+Whether a delivery may still be sent is asked again at every claim and every renewal: a
+client who unsubscribed, left the mailing or was deleted since the run began is skipped.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields
 from datetime import datetime
 
 from django.conf import settings
+from django.utils import timezone
 
 from mailings import sql
 from mailings.ledger import lease_end
 from mailings.models import Attempt, Delivery
 
 SKIPPED_UNSUBSCRIBED = "unsubscribed"
+SKIP_REASONS = {
+    "deleted": "client deleted",
+    "unsubscribed": SKIPPED_UNSUBSCRIBED,
+    "removed": "removed from the mailing",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,16 +35,24 @@ class Claimed:
     """A delivery leased to this worker, with what sending it needs."""
 
     pk: int
-    client_id: int
+    client_id: int | None
     email: str
     tries: int
     full_name: str
+    skip_reason: str  # why it must not be sent after all, or ""
 
 
 # The delivery's own fields that a claim returns, in the order of ``Claimed`` (the client's
-# full name comes last, from the client).
+# full name and the skip reason come last, from the client and the mailing).
 CLAIMED_FIELDS = ("client", "email", "tries")
-assert [f.name for f in fields(Claimed)] == ["pk", "client_id", "email", "tries", "full_name"]
+assert [f.name for f in fields(Claimed)] == [
+    "pk",
+    "client_id",
+    "email",
+    "tries",
+    "full_name",
+    "skip_reason",
+]
 
 
 def fill(attempt: Attempt) -> None:
@@ -50,23 +70,77 @@ def fill(attempt: Attempt) -> None:
     )
 
 
-def claim(attempt_id: int, *, now: datetime) -> list[Claimed]:
-    """Lease the run's next pending deliveries to this worker (none that another worker
-    holds, none waiting for a retry), in id order."""
+@dataclass(frozen=True)
+class Renewal:
+    held: dict[int, str]  # delivery id -> why not to send it after all (or ""), still held
+    sendable: bool | None  # whether the mailing may still send (None: nothing held to ask)
+
+
+class Hold:
+    """Deliveries claimed by this worker and the lease it holds them under. The lease ends
+    at a moment this worker set (at the claim, then at each renewal); a renewal extends it
+    only where it still ends then, so a delivery another worker claimed meanwhile is never
+    taken back."""
+
+    def __init__(self, *, mailing_id: int, until: datetime, deliveries: list[Claimed]) -> None:
+        self.mailing_id = mailing_id
+        self.until = until
+        self.deliveries = deliveries
+        self.renewed_at = time.monotonic()
+
+    def age(self) -> float:
+        """Seconds since the lease was taken or last renewed."""
+        return time.monotonic() - self.renewed_at
+
+    def renew(self, ids: list[int]) -> Renewal:
+        until = lease_end(timezone.now())
+        rows = sql.renew_deliveries(
+            ids=ids,
+            mailing_id=self.mailing_id,
+            pending=Delivery.Status.PENDING,
+            held_until=self.until,
+            until=until,
+            reasons=SKIP_REASONS,
+        )
+        self.until, self.renewed_at = until, time.monotonic()
+        sendable = all(row[2] for row in rows) if rows else None
+        return Renewal({pk: reason for pk, reason, _ in rows}, sendable)
+
+    def release(self, deliveries: list[Claimed]) -> None:
+        """Give back deliveries that were not tried (the connection failed first, the mailing
+        was paused): claimable again at once. Only those this worker still holds."""
+        if deliveries:
+            Delivery.objects.filter(
+                status=Delivery.Status.PENDING,
+                available_at=self.until,
+                pk__in=[d.pk for d in deliveries],
+            ).update(available_at=None)
+
+
+def claim(attempt: Attempt, *, now: datetime, limit: int) -> Hold:
+    """Lease up to ``limit`` of the run's next pending deliveries to this worker (none that
+    another worker holds, none waiting for a retry), in id order."""
+    until = lease_end(now)
     rows = sql.claim_deliveries(
-        attempt_id=attempt_id,
+        attempt_id=attempt.pk,
+        mailing_id=attempt.mailing_id,
         pending=Delivery.Status.PENDING,
         now=now,
-        until=lease_end(now),
-        limit=settings.MAILINGS_CHUNK_SIZE,
+        until=until,
+        limit=limit,
         returning=CLAIMED_FIELDS,
+        reasons=SKIP_REASONS,
     )
-    return sorted((Claimed(*row) for row in rows), key=lambda d: d.pk)
+    deliveries = sorted((Claimed(*row) for row in rows), key=lambda d: d.pk)
+    return Hold(mailing_id=attempt.mailing_id, until=until, deliveries=deliveries)
 
 
-def release(attempt_id: int, deliveries: list[Claimed]) -> None:
-    """Give back claimed deliveries that were not tried (the connection failed first)."""
-    if deliveries:
-        Delivery.objects.filter(
-            attempt_id=attempt_id, status=Delivery.Status.PENDING, pk__in=[d.pk for d in deliveries]
-        ).update(available_at=None)
+def claim_size(seconds_per_message: float | None) -> int:
+    """How many deliveries to claim: a chunk, or fewer when the mail server is so slow that
+    a chunk could not be sent within half a lease (the renewals keep the lease anyway; a
+    smaller claim leaves more of the run to other workers)."""
+    chunk = settings.MAILINGS_CHUNK_SIZE
+    if not seconds_per_message:
+        return chunk
+    fits = int(settings.MAILINGS_LEASE_SECONDS / 2 / seconds_per_message)
+    return max(1, min(chunk, fits))

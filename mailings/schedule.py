@@ -131,6 +131,19 @@ class Plan:
     status: str
 
 
+def period(moment: datetime, periodicity: str, tz: tzinfo) -> tuple:
+    """The period a moment falls in, for a mailing of this periodicity: its day, its ISO week
+    or its month on the mailing's wall clock; a mailing sent once has a single period."""
+    day = moment.astimezone(tz).date()
+    if periodicity == DAILY:
+        return (day,)
+    if periodicity == WEEKLY:
+        return tuple(day.isocalendar())[:2]
+    if periodicity == MONTHLY:
+        return (day.year, day.month)
+    return ()
+
+
 def plan(
     now: datetime,
     start_at: datetime,
@@ -143,14 +156,21 @@ def plan(
     """The plan of a mailing whose latest run was for ``last_slot`` (None: never run).
 
     The next run is the current slot if it has not been sent (so saving a mailing whose
-    window is open sends now), else the first slot after ``now``."""
+    window is open sends now), else the first slot after ``now``; in either case, only a
+    slot of a later period than ``last_slot``'s: a day (week, month) that had its run does
+    not get another because the mailing's hour was moved (the change applies from the next
+    period), and a mailing sent once is not sent again by the schedule."""
     args = (start_at, end_at, periodicity, tz)
-    current = latest_slot(now, *args)
-    if current is not None and (last_slot is None or current > last_slot):
-        next_run_at = current
-    else:
-        next_run_at = next_slot_after(max(now, last_slot or now), *args)
-    return Plan(next_run_at, _status(now, next_run_at, *args))
+    sent = None if last_slot is None else period(last_slot, periodicity, tz)
+    candidate = latest_slot(now, *args)
+    if candidate is None or (last_slot is not None and candidate <= last_slot):
+        candidate = next_slot_after(max(now, last_slot or now), *args)
+    # Consecutive slots are in consecutive periods, so this looks at two at most.
+    while candidate is not None and period(candidate, periodicity, tz) == sent:
+        candidate = next_slot_after(candidate, *args)
+    if candidate is None and last_slot is not None:
+        return Plan(None, FINISHED)  # it ran, and nothing is left
+    return Plan(candidate, _status(now, candidate, *args))
 
 
 def plan_after_run(

@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 def prepare(attempt_id: int) -> None:
-    """A worker takes up a run: its deliveries exist (created once) and the try is stamped."""
+    """A worker takes up a run: its deliveries exist (created once), the try is stamped and
+    what the run sends is fixed."""
     queue.fill(Attempt.objects.get(pk=attempt_id))
     ledger.start_try(attempt_id)
 
@@ -47,32 +48,46 @@ def work(attempt_id: int, *, budget: float | None = None) -> Step:
         cooldown=settings.MAILINGS_BREAKER_COOLDOWN,
     )
     limiter = RateLimiter(settings.MAILINGS_RATE_LIMIT)
+    pace: float | None = None  # seconds per message at the last chunk
     while True:
-        attempt = Attempt.objects.select_related("mailing__message").get(pk=attempt_id)
+        attempt = Attempt.objects.get(pk=attempt_id)
         if attempt.status != Attempt.Status.IN_PROGRESS:
             return Step.DONE
         now = timezone.now()
         if not Attempt.objects.sendable().filter(pk=attempt_id).exists():
-            ledger.postpone(attempt_id, ledger.lease_end(now), "paused: mailing disabled")
-            return Step.PAUSED
+            return pause(attempt_id)
         state = breaker.allow()
         if state.open:
             retry_at = datetime.fromtimestamp(state.retry_at, tz=timezone.get_current_timezone())
             ledger.postpone(attempt_id, retry_at)
             return Step.LATER
-        deliveries = queue.claim(attempt_id, now=now)
-        if not deliveries:
+        hold = queue.claim(attempt, now=now, limit=queue.claim_size(pace))
+        if not hold.deliveries:
             return ledger.finish_or_wait(attempt_id)
-        ledger.renew_lease(attempt_id, now=now, held_until=attempt.available_at)
-        failure = send_chunk(attempt, deliveries, config, limiter)
-        if failure is None:
+        attempt.available_at = ledger.renew_lease(
+            attempt_id, now=now, held_until=attempt.available_at
+        )
+        started = time.monotonic()
+        end = send_chunk(attempt, hold, config, limiter)
+        if end.sent:
+            pace = (time.monotonic() - started) / end.sent
+        if end.paused:
+            return pause(attempt_id)
+        if end.failure is None:
             breaker.success()
         else:
-            if failure.kind == smtp.TEMPORARY_CONNECTION:
+            if end.failure.kind == smtp.TEMPORARY_CONNECTION:
                 breaker.failure()
-            return after_connection_failure(attempt, failure)
+            return after_connection_failure(attempt, end.failure)
         if time.monotonic() >= deadline:
             return Step.MORE
+
+
+def pause(attempt_id: int) -> Step:
+    """The mailing was disabled or its owner blocked: the run waits (enabling it again
+    makes it available at once, ``services.mailing_set_enabled``)."""
+    ledger.postpone(attempt_id, ledger.lease_end(timezone.now()), "paused: mailing disabled")
+    return Step.PAUSED
 
 
 class Envelope:
@@ -86,11 +101,11 @@ class Envelope:
         self.link_prefix = unsubscribe.link_prefix()
         self.tokens = unsubscribe.Tokens()
 
-    def compose(self, message: Message, delivery: queue.Claimed) -> bytes:
+    def compose(self, attempt: Attempt, delivery: queue.Claimed) -> bytes:
         return composing.compose(
             self.builder,
-            subject=message.subject,
-            body=message.body,
+            subject=attempt.subject,
+            body=attempt.body,
             full_name=delivery.full_name,
             email=delivery.email,
             unsubscribe_url=self.link_prefix + self.tokens.for_client(delivery.client_id) + "/",
@@ -100,31 +115,50 @@ class Envelope:
         )
 
 
+@dataclass
+class ChunkEnd:
+    sent: int = 0  # messages handed to the server (whatever it answered)
+    failure: smtp.Outcome | None = None  # the session-level failure that stopped the chunk
+    paused: bool = False  # the mailing may no longer send
+
+
 def send_chunk(
-    attempt: Attempt,
-    deliveries: list[queue.Claimed],
-    config: smtp.ServerConfig,
-    limiter: RateLimiter,
-) -> smtp.Outcome | None:
-    """Send claimed deliveries over one SMTP session. Returns the session-level failure that
-    stopped it, if any; every message's result is recorded either way."""
-    message = attempt.mailing.message
+    attempt: Attempt, hold: queue.Hold, config: smtp.ServerConfig, limiter: RateLimiter
+) -> ChunkEnd:
+    """Send claimed deliveries over one SMTP session; every message's result is recorded
+    whatever happens. Every few messages (a flush, or a third of the lease) the results
+    are written and the hold renewed, which also says what may still go: a delivery whose
+    client left is skipped, one this worker no longer holds is dropped, and a mailing that
+    may no longer send stops the chunk."""
     envelope = Envelope(attempt_id=attempt.pk, sender=settings.DEFAULT_FROM_EMAIL)
     flush_every = settings.MAILINGS_FLUSH_EVERY
-    pending = deque(deliveries)
-    results: list[ledger.Result] = []
-    failure: smtp.Outcome | None = None
+    renew_every = settings.MAILINGS_LEASE_SECONDS / 3
+    end = ChunkEnd()
     tally = ledger.Tally()
+    ledger.skip({d.pk: d.skip_reason for d in hold.deliveries if d.skip_reason}, tally)
+    pending = deque(d for d in hold.deliveries if not d.skip_reason)
+    results: list[ledger.Result] = []
     try:
         with smtp.Connection(config) as session:
-            upcoming = envelope.compose(message, pending[0]) if pending else b""
+            upcoming = (pending[0].pk, envelope.compose(attempt, pending[0])) if pending else None
             while pending:
-                delivery, raw = pending[0], upcoming
+                if len(results) >= flush_every or hold.age() >= renew_every:
+                    ledger.record(results, tally)
+                    results = []
+                    if time.monotonic() - tally.added_at >= 1:
+                        tally.add_to(attempt.pk)
+                    pending, end.paused = renew(attempt, hold, pending, session, tally)
+                    if end.paused or not pending:
+                        break
+                delivery = pending[0]
+                if upcoming is None or upcoming[0] != delivery.pk:
+                    upcoming = (delivery.pk, envelope.compose(attempt, delivery))
+                raw = upcoming[1]
                 limiter.wait()
                 # The next message is built first, so that its envelope can travel with
                 # this one's final dot: announced, it must follow.
                 after = pending[1] if len(pending) > 1 else None
-                upcoming = envelope.compose(message, after) if after else b""
+                upcoming = (after.pk, envelope.compose(attempt, after)) if after else None
                 outcome = session.send(
                     sender=envelope.sender,
                     recipient=delivery.email,
@@ -132,23 +166,52 @@ def send_chunk(
                     next_recipient=after.email if after else None,
                 )
                 pending.popleft()
+                end.sent += 1
                 results.append(ledger.Result(delivery.pk, outcome, delivery.tries + 1))
-                if len(results) >= flush_every:
-                    ledger.record(results, tally)
-                    results = []
-                    if time.monotonic() - tally.added_at >= 1:
-                        tally.add_to(attempt.pk)
     except smtp.ConnectionFailedError as exc:
-        failure = exc.outcome
-        if failure.kind == smtp.AMBIGUOUS and pending:
+        end.failure = exc.outcome
+        if end.failure.kind == smtp.AMBIGUOUS and pending:
             # The message in flight may have been accepted: never send it again.
-            results.append(ledger.Result(pending[0].pk, failure, pending[0].tries + 1))
+            results.append(ledger.Result(pending[0].pk, end.failure, pending[0].tries + 1))
             pending.popleft()
-        logger.warning("attempt %s: mail server failure: %s", attempt.pk, failure.reply)
+        logger.warning("attempt %s: mail server failure: %s", attempt.pk, end.failure.reply)
     ledger.record(results, tally)
     tally.add_to(attempt.pk)
-    queue.release(attempt.pk, list(pending))
-    return failure
+    hold.release(list(pending))
+    return end
+
+
+def renew(
+    attempt: Attempt,
+    hold: queue.Hold,
+    pending: deque[queue.Claimed],
+    session: smtp.Connection,
+    tally: ledger.Tally,
+) -> tuple[deque[queue.Claimed], bool]:
+    """Renew the hold on what is left to send; returns what may still go, and whether the
+    mailing was paused. The delivery whose envelope is already on its way (pipelining) goes
+    out with this flush unless it is no longer this worker's or the mailing was paused:
+    then the session is abandoned, which the server takes as no message."""
+    renewal = hold.renew([d.pk for d in pending])
+    attempt.available_at = ledger.renew_lease(
+        attempt.pk, now=timezone.now(), held_until=attempt.available_at
+    )
+    announced = session.announced is not None
+    if renewal.sendable is False or (announced and pending[0].pk not in renewal.held):
+        session.abandon()
+        return deque(pending), renewal.sendable is False
+    kept: deque[queue.Claimed] = deque()
+    skips = {}
+    for index, delivery in enumerate(pending):
+        if delivery.pk not in renewal.held:
+            continue  # another worker's now: its lease ran out here
+        reason = renewal.held[delivery.pk]
+        if reason and not (index == 0 and announced):
+            skips[delivery.pk] = reason
+        else:
+            kept.append(delivery)
+    ledger.skip(skips, tally)
+    return kept, False
 
 
 def after_connection_failure(attempt: Attempt, failure: smtp.Outcome) -> Step:
@@ -171,7 +234,7 @@ class SendTestResult:
 
 
 def send_test(*, message: Message, to: str, full_name: str) -> SendTestResult:
-    """ "Send a test to me": the message as a run would build it (placeholders, headers, the
+    """Send a test to me: the message as a run would build it (placeholders, headers, the
     unsubscribe link of a recipient), through the same SMTP session code; never raises."""
     envelope = Envelope(attempt_id=0, sender=settings.DEFAULT_FROM_EMAIL)
     raw = composing.compose(

@@ -8,9 +8,10 @@ Who may call which service for which row is the permission policy's question
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from wagtail.log_actions import log
 
@@ -40,22 +41,51 @@ def mailing_save(*, mailing: Mailing, now: datetime | None = None) -> None:
         tasks.enqueue_on_commit(tasks.dispatch_due)
 
 
+@dataclass(frozen=True)
+class SendNow:
+    """What became of a "Send now": a new run, or why not."""
+
+    attempt: Attempt | None = None
+    running: Attempt | None = None  # a run is still in progress: nothing was done
+    unconfirmed: Attempt | None = None  # a run went out since the asker last looked
+
+
+def latest_run(mailing: Mailing) -> Attempt | None:
+    return mailing.attempts.order_by("-created_at", "-pk").first()
+
+
 def mailing_send_now(
-    *, mailing: Mailing, by=None, now: datetime | None = None, sync: bool = False
-) -> Attempt | None:
+    *,
+    mailing: Mailing,
+    by=None,
+    seen_run: int | None = None,
+    now: datetime | None = None,
+    sync: bool = False,
+) -> SendNow:
     """A run of the mailing right now ("Send now"): the current slot if it has not been
-    sent, else a run of its own at this moment. None if a run is still in progress."""
-    now = (now or timezone.now()).replace(microsecond=0)
+    sent, else a run of its own at this moment. Nothing happens while a run is in progress,
+    or if ``seen_run`` (the id of the latest run the asker was shown, 0 for none) is no longer
+    the latest: a second press must not send everything again unseen (the asker is shown
+    that run, and confirms again). ``None`` skips that check (the command line)."""
+    now = now or timezone.now()
     with transaction.atomic():
         locked = Mailing.objects.select_for_update().get(pk=mailing.pk)
-        if locked.attempts.filter(status=Attempt.Status.IN_PROGRESS).exists():
-            return None
+        latest = latest_run(locked)
+        if latest is not None and latest.status == Attempt.Status.IN_PROGRESS:
+            return SendNow(running=latest)
+        if seen_run is not None and (latest.pk if latest else 0) != seen_run:
+            return SendNow(unconfirmed=latest)
         tz = dispatching.site_timezone()
         args = (locked.start_at, locked.end_at, locked.periodicity, tz)
         current = schedule.latest_slot(now, *args)
         unsent = current and not locked.attempts.filter(scheduled_for=current).exists()
-        attempt = ledger.open_run(mailing_id=locked.pk, slot=current if unsent else now, now=now)
-        plan = schedule.plan(now, *args, last_slot=current)
+        slot = current if unsent else now
+        try:
+            with transaction.atomic():
+                attempt = ledger.open_run(mailing_id=locked.pk, slot=slot, now=now)
+        except IntegrityError:  # this very moment already has its run
+            return SendNow(unconfirmed=latest_run(locked))
+        plan = schedule.plan(now, *args, last_slot=slot)
         Mailing.objects.filter(pk=locked.pk).update(
             next_run_at=plan.next_run_at, status=plan.status
         )
@@ -64,17 +94,18 @@ def mailing_send_now(
             tasks.enqueue_on_commit(tasks.send_attempt, attempt.pk)
     if sync:
         tasks.start_runs([attempt.pk], sync=True)
-    return attempt
+    return SendNow(attempt=attempt)
 
 
 def mailing_set_enabled(*, mailing: Mailing, enabled: bool, by) -> None:
-    """Switch a mailing off (nothing more is sent) or on again (its next slot goes out as
-    scheduled; a current one at once)."""
+    """Switch a mailing off (nothing more is sent: a run under way stops at its next flush)
+    or on again (a paused run resumes at once, the next slot goes out as scheduled, a
+    current one at once)."""
     with transaction.atomic():
         Mailing.objects.filter(pk=mailing.pk).update(is_enabled=enabled)
         mailing.is_enabled = enabled
         if enabled:
-            mailing_save(mailing=mailing)
+            resume(mailing)
         log(
             mailing,
             "mailings.enable" if enabled else "mailings.disable",
@@ -105,11 +136,19 @@ def attempt_retry_failed(*, attempt: Attempt, by, now: datetime | None = None) -
 
 
 def mailings_resume(*, owner) -> None:
-    """An owner was unblocked: their enabled mailings resume; a current slot that was not
-    sent while they were blocked goes out at once."""
-    mailings = policy_for(Mailing).instances_owned_by(owner).sendable()
-    for mailing in mailings.filter(next_run_at__isnull=False):
-        mailing_save(mailing=mailing)
+    """An owner was unblocked: their enabled mailings resume; a paused run and a current
+    slot that was not sent while they were blocked go out at once."""
+    for mailing in policy_for(Mailing).instances_owned_by(owner).sendable():
+        resume(mailing)
+
+
+def resume(mailing: Mailing) -> None:
+    """A mailing may send again: its paused runs are handed out at the next tick, which
+    runs once the transaction commits, and its plan is brought up to date."""
+    paused = ledger.make_available([mailing.pk], now=timezone.now())
+    mailing_save(mailing=mailing)
+    if paused:
+        tasks.enqueue_on_commit(tasks.dispatch_due)
 
 
 def dispatch_due(*, sync: bool = False, now: datetime | None = None) -> list[int]:

@@ -173,14 +173,23 @@ class Connection:
         self.pipelining = smtp.does_esmtp and smtp.has_extn("pipelining")
 
     def close(self) -> None:
-        self.announced = None
+        announced, self.announced = self.announced, None
         if self.smtp is None:
             return
-        try:
-            self.smtp.quit()
-        except Exception:  # noqa: BLE001 - the session is over either way
+        if announced is not None:
+            # The server waits for the text of a message that will not come: QUIT would be
+            # read as that text. Dropping the connection ends the transaction unsent.
             self.smtp.close()
+        else:
+            try:
+                self.smtp.quit()
+            except Exception:  # noqa: BLE001 - the session is over either way
+                self.smtp.close()
         self.smtp = None
+
+    def abandon(self) -> None:
+        """End the session now, without sending the message whose envelope went ahead."""
+        self.close()
 
     def send(
         self, *, sender: str, recipient: str, message: bytes, next_recipient: str | None = None

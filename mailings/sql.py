@@ -1,6 +1,6 @@
 """Every statement of the project written by hand, in one place, for the two databases it
-runs on: PostgreSQL and SQLite (3.35 or later, checked at start-up). Any other database is
-refused with a clear error rather than handed SQL written for another.
+runs on: PostgreSQL and SQLite (3.35 or later, checked at start-up: mailings/checks.py).
+Any other database is refused with a clear error rather than handed SQL written for another.
 
 Why by hand (each measured, docs/benchmarks.md):
 
@@ -12,7 +12,8 @@ Why by hand (each measured, docs/benchmarks.md):
 - ``insert_deliveries``: a run's recipients in one ``INSERT … SELECT``: the list never
   travels through Python and the statement is all or nothing.
 - ``claim_deliveries``: ``UPDATE … WHERE id IN (… FOR UPDATE SKIP LOCKED) RETURNING``: one
-  round trip instead of select, update and load.
+  round trip instead of select, update and load; ``renew_deliveries`` extends a claim and
+  says in the same round trip which of its deliveries may still be sent.
 - ``increment_returning``: ``UPDATE … SET n = n + 1 … RETURNING n``: an atomic count and its
   new value in one statement.
 
@@ -23,18 +24,16 @@ Table and column names come from the models; every value is a parameter.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.core import checks
 from django.db import connection, models
 from django.utils import timezone
 
 from mailings.models import Client, Delivery, Mailing
 
 BATCH = 400  # rows per statement on SQLite: a few thousand parameters at most
-SQLITE_MINIMUM = (3, 35)  # UPDATE … FROM (3.33), RETURNING (3.35)
+SQLITE_MINIMUM = (3, 35)  # UPDATE … FROM (3.33), RETURNING (3.35): mailings/checks.py
 
 
 class UnsupportedDatabaseError(NotImplementedError):
@@ -48,20 +47,6 @@ def _vendor() -> str:
     if connection.vendor in ("postgresql", "sqlite"):
         return connection.vendor
     raise UnsupportedDatabaseError
-
-
-@checks.register(checks.Tags.database)
-def check_sqlite_version(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    if sqlite3.sqlite_version_info >= SQLITE_MINIMUM:
-        return []
-    wanted = ".".join(map(str, SQLITE_MINIMUM))
-    return [
-        checks.Error(
-            f"SQLite {sqlite3.sqlite_version} is too old: the embedded default needs {wanted} "  # noqa: S608 - a message, not SQL
-            "or later (UPDATE … FROM and RETURNING). Set DATABASE_URL to use PostgreSQL.",
-            id="mailings.E001",
-        )
-    ]
 
 
 def names(model: type[models.Model], *fields: str) -> list[str]:
@@ -239,30 +224,59 @@ def insert_deliveries(
     _run(sql, [attempt_id, skipped, pending, skip_reason, mailing_id], False)
 
 
+def _skip_reason(table: str, *, mailing_id: int, reasons: dict[str, str]) -> tuple[str, list]:
+    """A column for each delivery of ``table``: why it must not be sent after all (its client
+    was deleted, unsubscribed or removed from the mailing since the run began), or ''."""
+    quote = connection.ops.quote_name
+    _d, _dpk, client_id = names(Delivery, "client")
+    clients, client_pk, unsubscribed_at = names(Client, "unsubscribed_at")
+    link = Mailing._meta.get_field("clients")
+    through = quote(link.remote_field.through._meta.db_table)
+    # "No such client" rather than "client_id IS NULL": SQLite 3.40 answers the latter wrongly
+    # in a RETURNING clause when the column is part of a unique index (as it is here).
+    column = (
+        f"CASE WHEN NOT EXISTS (SELECT 1 FROM {clients} AS c"  # noqa: S608 - names from the models
+        f" WHERE c.{client_pk} = {table}.{client_id}) THEN %s"
+        f" WHEN EXISTS (SELECT 1 FROM {clients} AS c WHERE c.{client_pk} = {table}.{client_id}"
+        f" AND c.{unsubscribed_at} IS NOT NULL) THEN %s"
+        f" WHEN NOT EXISTS (SELECT 1 FROM {through} AS m"
+        f" WHERE m.{quote(link.m2m_column_name())} = %s"
+        f" AND m.{quote(link.m2m_reverse_name())} = {table}.{client_id}) THEN %s"
+        " ELSE '' END"
+    )
+    params = [reasons["deleted"], reasons["unsubscribed"], mailing_id, reasons["removed"]]
+    return column, params
+
+
 def claim_deliveries(
     *,
     attempt_id: int,
+    mailing_id: int,
     pending: str,
     now: datetime,
     until: datetime,
     limit: int,
     returning: Sequence[str],
+    reasons: dict[str, str],
 ) -> list[tuple]:
     """Lease up to ``limit`` of the run's pending deliveries that nobody holds (available
     now, not locked by another claim) until ``until``. Each row returned is the delivery's
-    id, its ``returning`` fields in that order, and the client's full name."""
+    id, its ``returning`` fields in that order, the client's full name (empty for a deleted
+    client) and why it must not be sent after all ('' if it may)."""
     skip_locked = " FOR UPDATE SKIP LOCKED" if _vendor() == "postgresql" else ""
     table, pk, attempt, status, available_at, client_id = names(
         Delivery, "attempt", "status", "available_at", "client"
     )
     clients, client_pk, full_name = names(Client, "full_name")
     _table, *selected = names(Delivery, *returning)
+    reason, reason_params = _skip_reason(table, mailing_id=mailing_id, reasons=reasons)
     sql = (
         f"UPDATE {table} SET {available_at} = %s WHERE {pk} IN ("  # noqa: S608
         f"SELECT {pk} FROM {table} WHERE {attempt} = %s AND {status} = %s"
         f" AND ({available_at} IS NULL OR {available_at} <= %s) ORDER BY {pk} LIMIT %s"
         f"{skip_locked}) RETURNING {', '.join(selected)},"
-        f" (SELECT c.{full_name} FROM {clients} AS c WHERE c.{client_pk} = {table}.{client_id})"
+        f" COALESCE((SELECT c.{full_name} FROM {clients} AS c"
+        f" WHERE c.{client_pk} = {table}.{client_id}), ''), {reason}"
     )
     field = Delivery._meta.get_field("available_at")
     params = [
@@ -271,10 +285,59 @@ def claim_deliveries(
         pending,
         field.get_db_prep_value(now, connection),
         limit,
+        *reason_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def renew_deliveries(
+    *,
+    ids: Sequence[int],
+    mailing_id: int,
+    pending: str,
+    held_until: datetime,
+    until: datetime,
+    reasons: dict[str, str],
+) -> list[tuple[int, str, bool]]:
+    """Extend the lease of deliveries a worker still holds: those still pending whose lease
+    still ends at ``held_until`` (the moment this worker's claim or last renewal set: no
+    other claim can have set the same one). Returns (id, why not to send it or '', whether
+    the mailing may still send) for each delivery still held."""
+    vendor = _vendor()
+    if not ids:
+        return []
+    table, pk, status, available_at = names(Delivery, "status", "available_at")
+    mailings, mailing_pk, is_enabled, owner_id = names(Mailing, "is_enabled", "owner")
+    owner = Mailing._meta.get_field("owner").related_model
+    users, user_pk, is_active = names(owner, "is_active")
+    reason, reason_params = _skip_reason(table, mailing_id=mailing_id, reasons=reasons)
+    if vendor == "postgresql":
+        among, among_params = f"{pk} = ANY(%s)", [list(ids)]
+    else:
+        among, among_params = f"{pk} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+    sendable = (
+        f"EXISTS (SELECT 1 FROM {mailings} AS mm JOIN {users} AS u ON u.{user_pk} = mm.{owner_id}"  # noqa: S608
+        f" WHERE mm.{mailing_pk} = %s AND mm.{is_enabled} AND u.{is_active})"
+    )
+    sql = (
+        f"UPDATE {table} SET {available_at} = %s"  # noqa: S608
+        f" WHERE {among} AND {status} = %s AND {available_at} = %s"
+        f" RETURNING {pk}, {reason}, {sendable}"
+    )
+    field = Delivery._meta.get_field("available_at")
+    params = [
+        field.get_db_prep_value(until, connection),
+        *among_params,
+        pending,
+        field.get_db_prep_value(held_until, connection),
+        *reason_params,
+        mailing_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], row[1], bool(row[2])) for row in cursor.fetchall()]
 
 
 def increment_returning(model: type[models.Model], pk: int, field: str) -> int | None:

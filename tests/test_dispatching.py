@@ -102,11 +102,11 @@ def test_a_once_mailing_is_finished_after_its_run():
 def test_send_now_creates_a_run_and_refuses_a_second_while_it_is_open():
     mailing = due_mailing()
 
-    first = services.mailing_send_now(mailing=mailing)
+    first = services.mailing_send_now(mailing=mailing).attempt
     second = services.mailing_send_now(mailing=mailing)
 
     assert first is not None and first.scheduled_for == mailing.start_at
-    assert second is None
+    assert (second.attempt, second.running) == (None, first)
     mailing.refresh_from_db()
     assert mailing.next_run_at > timezone.now()
 

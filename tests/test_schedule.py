@@ -12,6 +12,7 @@ from mailings.schedule import (
     RUNNING,
     latest_slot,
     next_slot_after,
+    plan,
     slot,
     slots,
     status_at,
@@ -195,3 +196,57 @@ def test_a_single_run_is_finished_once_its_slot_came():
     start = local(BERLIN, 2026, 6, 1, 9, 0)
 
     assert status_at(start, start, start + timedelta(days=9), "once", BERLIN) == FINISHED
+
+
+@pytest.mark.parametrize(
+    ("periodicity", "last_run", "moved_start", "now", "expected"),
+    [
+        # daily at 09:00, sent today; moved to 09:30 at 10:00: tomorrow, not today again
+        ("daily", (2026, 6, 10, 9), (2026, 6, 1, 9, 30), (2026, 6, 10, 10), "2026-06-11 09:30"),
+        # weekly on Mondays, sent this Monday; moved to Wednesdays on Wednesday: next week
+        ("weekly", (2026, 6, 8, 9), (2026, 6, 3, 9), (2026, 6, 10, 10), "2026-06-17 09:00"),
+        # monthly on the 1st, sent on 1 June; moved to the 5th on the 5th: July
+        ("monthly", (2026, 6, 1, 9), (2026, 1, 5, 9), (2026, 6, 5, 10), "2026-07-05 09:00"),
+    ],
+)
+def test_a_moved_hour_waits_for_the_next_period(periodicity, last_run, moved_start, now, expected):
+    end = local(BERLIN, 2027, 1, 1)
+
+    moved = plan(
+        local(BERLIN, *now),
+        local(BERLIN, *moved_start),
+        end,
+        periodicity,
+        BERLIN,
+        last_slot=local(BERLIN, *last_run),
+    )
+
+    assert wall_clock([moved.next_run_at], BERLIN) == [expected]
+    assert moved.status == RUNNING
+
+
+def test_an_unsent_current_slot_is_still_sent_at_once():
+    start = local(BERLIN, 2026, 6, 1, 9)
+    end = local(BERLIN, 2026, 7, 1)
+    now = local(BERLIN, 2026, 6, 10, 10)
+
+    first = plan(now, start, end, "daily", BERLIN, last_slot=None)
+    after_yesterday = plan(now, start, end, "daily", BERLIN, last_slot=local(BERLIN, 2026, 6, 9, 9))
+
+    assert first.next_run_at == after_yesterday.next_run_at == local(BERLIN, 2026, 6, 10, 9)
+
+
+def test_a_mailing_sent_once_is_not_sent_again_when_moved():
+    sent = local(BERLIN, 2026, 6, 10, 9)
+    moved_start = local(BERLIN, 2026, 6, 20, 9)
+
+    moved = plan(
+        local(BERLIN, 2026, 6, 12),
+        moved_start,
+        moved_start + timedelta(days=1),
+        "once",
+        BERLIN,
+        last_slot=sent,
+    )
+
+    assert (moved.next_run_at, moved.status) == (None, FINISHED)

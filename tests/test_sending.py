@@ -113,7 +113,7 @@ def test_counts_a_worker_adds_after_another_ended_the_run_are_not_added_twice():
     attempt, _ = make_run(5)
     sending.prepare(attempt.pk)
     late = ledger.Tally()
-    claimed = queue.claim(attempt.pk, now=timezone.now())
+    claimed = queue.claim(attempt, now=timezone.now(), limit=100).deliveries
     sent = smtp.Outcome(smtp.SENT, 250, "250 OK")
     ledger.record([ledger.Result(d.pk, sent, 1) for d in claimed], late)
 
@@ -129,7 +129,7 @@ def test_a_run_with_a_failure_ends_as_failure_with_the_last_reply():
     attempt, _ = make_run(3)
     sending.prepare(attempt.pk)
     tally = ledger.Tally()
-    first, second, third = queue.claim(attempt.pk, now=timezone.now())
+    first, second, third = queue.claim(attempt, now=timezone.now(), limit=100).deliveries
     refused = smtp.Outcome(smtp.PERMANENT, 550, "550 No such user")
     sent = smtp.Outcome(smtp.SENT, 250, "250 OK")
     results = [ledger.Result(first.pk, sent, 1), ledger.Result(second.pk, refused, 1)]

@@ -6,7 +6,7 @@ from django.core.checks import Error
 from django.db import connection
 
 from blog.models import BlogIndexPage, BlogPage
-from mailings import sql
+from mailings import checks, queue, sql
 from mailings.models import Attempt, Client, Delivery, Mailing
 from tests.factories import AttemptFactory, DeliveryFactory, MailingFactory
 
@@ -101,9 +101,17 @@ def test_insert_deliveries_makes_one_per_client_once_and_skips_the_unsubscribed(
 def test_claim_deliveries_leases_the_next_free_ones_in_order():
     attempt = AttemptFactory()
     deliveries = [DeliveryFactory(attempt=attempt) for _ in range(5)]
+    attempt.mailing.clients.add(*(d.client for d in deliveries))
     now = attempt.scheduled_for
     Delivery.objects.filter(pk=deliveries[0].pk).update(status="sent")
-    claim = {"attempt_id": attempt.pk, "pending": "pending", "now": now, "limit": 2}
+    claim = {
+        "attempt_id": attempt.pk,
+        "mailing_id": attempt.mailing_id,
+        "pending": "pending",
+        "now": now,
+        "limit": 2,
+        "reasons": queue.SKIP_REASONS,
+    }
 
     first = sql.claim_deliveries(**claim, until=now.replace(year=now.year + 1), returning=["email"])
     second = sql.claim_deliveries(**claim, until=now, returning=["email"])
@@ -112,7 +120,58 @@ def test_claim_deliveries_leases_the_next_free_ones_in_order():
     assert sorted(row[0] for row in first) == [deliveries[1].pk, deliveries[2].pk]
     assert sorted(row[0] for row in second) == [deliveries[3].pk, deliveries[4].pk]
     row = next(row for row in first if row[0] == deliveries[1].pk)
-    assert row[1:] == (deliveries[1].email, deliveries[1].client.full_name)
+    assert row[1:] == (deliveries[1].email, deliveries[1].client.full_name, "")
+
+
+def test_a_claim_and_a_renewal_say_which_clients_left():
+    attempt = AttemptFactory()
+    stays, unsubscribed, removed, deleted = (DeliveryFactory(attempt=attempt) for _ in range(4))
+    attempt.mailing.clients.add(stays.client, unsubscribed.client, deleted.client)
+    Client.objects.filter(pk=unsubscribed.client_id).update(unsubscribed_at=attempt.scheduled_for)
+    Client.objects.filter(pk=deleted.client_id).delete()
+    now = attempt.scheduled_for
+    common = {"mailing_id": attempt.mailing_id, "pending": "pending", "reasons": queue.SKIP_REASONS}
+
+    claimed = sql.claim_deliveries(
+        attempt_id=attempt.pk, now=now, until=now, limit=10, returning=[], **common
+    )
+    renewed = sql.renew_deliveries(
+        ids=[row[0] for row in claimed], held_until=now, until=now, **common
+    )
+
+    expected = {
+        stays.pk: "",
+        unsubscribed.pk: "unsubscribed",
+        removed.pk: "removed from the mailing",
+        deleted.pk: "client deleted",
+    }
+    assert {row[0]: row[-1] for row in claimed} == expected
+    assert {pk: reason for pk, reason, _ in renewed} == expected
+    assert all(sendable for *_, sendable in renewed)
+
+
+def test_a_renewal_takes_back_nothing_another_worker_claimed_and_sees_a_pause():
+    attempt = AttemptFactory()
+    mine, theirs = DeliveryFactory(attempt=attempt), DeliveryFactory(attempt=attempt)
+    now = attempt.scheduled_for
+    later, theirs_until = now.replace(year=now.year + 1), now.replace(year=now.year + 2)
+    Delivery.objects.filter(pk=theirs.pk).update(available_at=theirs_until)  # claimed since
+    Delivery.objects.filter(pk=mine.pk).update(available_at=now)
+    renew = {
+        "ids": [mine.pk, theirs.pk],
+        "mailing_id": attempt.mailing_id,
+        "pending": "pending",
+        "held_until": now,
+        "reasons": queue.SKIP_REASONS,
+    }
+
+    (row,) = sql.renew_deliveries(**renew, until=later)
+    Mailing.objects.filter(pk=attempt.mailing_id).update(is_enabled=False)
+    renew["held_until"] = later
+    (paused,) = sql.renew_deliveries(**renew, until=later)
+
+    assert row[0] == mine.pk and row[2] is True
+    assert paused[0] == mine.pk and paused[2] is False
 
 
 def test_increment_returning_counts_atomically_and_knows_a_missing_row(home):
@@ -132,11 +191,22 @@ def test_another_database_is_refused_with_a_clear_error(monkeypatch):
 
 
 def test_an_old_sqlite_is_refused_at_start_up(monkeypatch):
-    assert sql.check_sqlite_version() == []
-    monkeypatch.setattr(sql.sqlite3, "sqlite_version_info", (3, 31, 1))
-    monkeypatch.setattr(sql.sqlite3, "sqlite_version", "3.31.1")
+    assert checks.check_sqlite_version() == []
+    monkeypatch.setattr(checks.sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(checks.sqlite3, "sqlite_version", "3.31.1")
 
-    (error,) = sql.check_sqlite_version()
+    (error,) = checks.check_sqlite_version()
 
     assert isinstance(error, Error) and error.id == "mailings.E001"
     assert "3.31.1" in error.msg and "3.35" in error.msg
+
+
+def test_a_lease_shorter_than_three_mail_timeouts_is_refused_at_start_up(settings):
+    settings.MAILINGS_LEASE_SECONDS, settings.EMAIL_TIMEOUT = 120, 10
+    assert checks.check_lease_outlasts_a_message() == []
+
+    settings.MAILINGS_LEASE_SECONDS = 30
+    (error,) = checks.check_lease_outlasts_a_message()
+
+    assert error.id == "mailings.E002"
+    assert "MAILINGS_LEASE_SECONDS=30" in error.msg and "EMAIL_TIMEOUT=10" in error.msg

@@ -48,7 +48,7 @@ class Stack:
             "MAILINGS_DISPATCH_INTERVAL": str(INTERVAL),
             "MAILINGS_RETRY_BASE_DELAY": "1",
             "MAILINGS_RETRY_MAX_DELAY": "2",
-            "MAILINGS_LEASE_SECONDS": "5",
+            "MAILINGS_LEASE_SECONDS": "7",  # over 3 times EMAIL_TIMEOUT (mailings/checks.py)
             **settings,
         }
         self.processes = []
@@ -195,3 +195,33 @@ def test_two_schedulers_create_no_duplicate_runs(smtp_server, tmp_path):
     assert Delivery.objects.filter(attempt__mailing__in=mailings).count() == 50
     assert sorted(set(smtp_server.accepted.values())) == [1]
     assert sum(smtp_server.accepted.values()) == 50
+
+
+def test_a_server_slower_than_the_lease_gets_each_message_once(smtp_server, tmp_path):
+    # 0.05 s a message and chunks of 100: a chunk takes 5 s, longer than the 4 s lease. The
+    # tick hands the run out again every second it finds the lease gone; the workers renew
+    # their leases as they send, so no delivery goes to a second worker while the first
+    # holds it.
+    smtp_server.message_delay = 0.05
+    recipients = 200
+    with Stack(
+        smtp_server,
+        tmp_path,
+        MAILINGS_LEASE_SECONDS="4",
+        EMAIL_TIMEOUT="1",
+        MAILINGS_CHUNK_SIZE="100",
+        MAILINGS_PARALLELISM="2",
+    ) as stack:
+        stack.worker()
+        stack.worker()
+        stack.beat()
+        mailing, clients = mailing_for(recipients, start_in=timedelta(minutes=-1))
+        services.mailing_save(mailing=mailing)
+
+        assert wait_until(lambda: finished(mailing), timeout=180), stack.logs()
+
+    accepted = [smtp_server.accepted[c.email] for c in clients]
+    attempt = Attempt.objects.get(mailing=mailing)
+    print(f"\nslow server: {sum(accepted)} messages at the server for {recipients} recipients")
+    assert accepted == [1] * recipients
+    assert (attempt.status, attempt.sent) == ("success", sum(accepted))

@@ -40,23 +40,43 @@ class MailingActionView(View):
                 "question": self.question,
                 "button": self.button,
                 "cancel_url": self.next_url(),
+                **self.extra_context(),
             },
         )
+
+    def extra_context(self) -> dict:
+        return {}
 
     def next_url(self) -> str:
         return reverse("mailings_mailings:inspect", args=[self.mailing.pk])
 
 
 class SendNowView(MailingActionView):
+    """The confirmation names the latest run (when, to how many) and carries its id: a
+    second press, or a page older than a run that went out since, sends nothing and asks
+    again (``services.mailing_send_now``)."""
+
     action = "change"
     title = _("Send now")
     question = _("Send this mailing to its clients now?")
     button = _("Send now")
 
+    def extra_context(self) -> dict:
+        latest = services.latest_run(self.mailing)
+        return {"latest_run": latest, "hidden": {"seen_run": latest.pk if latest else 0}}
+
     def post(self, request):
-        attempt = services.mailing_send_now(mailing=self.mailing, by=request.user)
-        if attempt is None:
+        raw = request.POST.get("seen_run", "")
+        seen = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else 0
+        result = services.mailing_send_now(mailing=self.mailing, by=request.user, seen_run=seen)
+        if result.running is not None:
             messages.warning(request, _("A run of this mailing is still in progress."))
+        elif result.unconfirmed is not None:
+            messages.warning(
+                request,
+                _("This mailing was just sent. Nothing more was sent: confirm to send it again."),
+            )
+            return redirect(reverse("mailings_mailings:send_now", args=[self.mailing.pk]))
         else:
             messages.success(request, _("The mailing is being sent."))
         return redirect(self.next_url())

@@ -19,7 +19,7 @@ from wagtail.admin.widgets.button import Button
 from mailings import composing, services, unsubscribe
 from mailings.admin import scoped
 from mailings.admin.forms import MessageForm
-from mailings.models import Client, Message
+from mailings.models import Attempt, Client, Message
 from mailings.permissions import policy_for
 
 
@@ -40,6 +40,21 @@ class MessageIndexView(scoped.IndexView):
 
 
 class MessageEditView(scoped.EditView):
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()  # through the policy: another user's is a 404
+        running = Attempt.objects.filter(
+            mailing__message=self.object, status=Attempt.Status.IN_PROGRESS
+        )
+        if running.exists():
+            flash.warning(
+                request,
+                _(
+                    "A mailing with this message is being sent: that run keeps the version "
+                    "it started with. Your changes apply from the next run."
+                ),
+            )
+        return super().get(request, *args, **kwargs)
+
     @cached_property
     def header_more_buttons(self):
         return [

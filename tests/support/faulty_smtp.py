@@ -128,6 +128,8 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.say("554 5.7.1 Message refused for its content")
                     recipients = []
                     continue
+                if server.message_delay:
+                    time.sleep(server.message_delay)  # a slow (tarpitting) server
                 server.accept(recipients, b"".join(lines))
                 if server.mode == "hang_after_data":
                     time.sleep(server.slow_seconds)  # queued it, but never says so
@@ -158,6 +160,10 @@ class FaultySMTPServer:
         # Advertise RFC 2920 pipelining, as most servers do; off, the client talks in turns.
         self.pipelining = True
         self.slow_seconds = 30.0
+        self.message_delay = 0.0  # seconds before the reply to each message's final dot
+        # Called (with the server) after each accepted message, outside the lock: a test
+        # changes the world at a chosen moment of a run.
+        self.on_accept = None
         self.reject: set[str] = set()
         self.greylist: set[str] = set()
         self.greylisted: set[str] = set()
@@ -185,6 +191,8 @@ class FaultySMTPServer:
                 self.accepted[address] += 1
                 self.accepted_at.append(time.time())
             self.messages.append(message)
+        if self.on_accept is not None:
+            self.on_accept(self)
 
     def set_mode(self, mode: str) -> None:
         if mode == "refuse":

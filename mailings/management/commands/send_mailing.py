@@ -17,9 +17,10 @@ class Command(BaseCommand):
         mailing = Mailing.objects.filter(pk=mailing_id).first()
         if mailing is None:
             raise CommandError(f"There is no mailing {mailing_id}.")
-        attempt = services.mailing_send_now(mailing=mailing, sync=sync)
-        if attempt is None:
+        result = services.mailing_send_now(mailing=mailing, sync=sync)
+        if result.attempt is None:
             raise CommandError(f"Mailing {mailing_id} has a run in progress; try again later.")
+        attempt = result.attempt
         if not sync:
             self.stdout.write(f"run {attempt.pk} enqueued")
             return
