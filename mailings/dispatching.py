@@ -2,11 +2,11 @@
 
 A tick (the ``mailings.tasks.dispatch_due`` task, run by Celery beat every
 MAILINGS_DISPATCH_INTERVAL seconds) claims due mailings with SELECT … FOR UPDATE SKIP LOCKED,
-creates the run (``Attempt``, unique per slot) and advances ``next_run_at`` in the same
-transaction; only after the commit are the runs handed to workers. Runs that are available
-again (a dead worker's lease ran out, a lost broker message, a retry whose time came) are
-handed out again. A second scheduler, a lost message or a crash therefore neither loses nor
-doubles a run.
+creates the run (``Attempt``, unique per slot) and advances ``next_run_at`` (each mailing on
+its own time zone's clock) in the same transaction; only after the commit are the runs handed
+to workers. Runs that are available again (a dead worker's lease ran out, a lost broker
+message, a retry whose time came) are handed out again. A second scheduler, a lost message
+or a crash therefore neither loses nor doubles a run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,10 +26,6 @@ logger = logging.getLogger(__name__)
 
 # Due mailings per tick; a full batch runs the next tick at once (tasks.dispatch_due).
 TICK_BATCH = 25
-
-
-def site_timezone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
 
 
 @dataclass
@@ -64,20 +59,19 @@ def tick_until_idle(*, now: datetime | None = None) -> list[int]:
 def _open_due_runs(now: datetime) -> tuple[list[int], bool]:
     """Create the runs of up to TICK_BATCH due mailings and plan their next slot, in four
     statements whatever the batch size. Returns the new runs and whether the batch was full."""
-    tz = site_timezone()
     with transaction.atomic():
         due = list(
             Mailing.objects.sendable()
             .select_for_update(skip_locked=True, of=("self",))
             .filter(next_run_at__lte=now)
-            .values_list("pk", "start_at", "end_at", "periodicity", "next_run_at")
+            .values_list("pk", "start_at", "end_at", "periodicity", "time_zone", "next_run_at")
             .order_by("next_run_at")[:TICK_BATCH]
         )
         if not due:
             return [], False
         runs, plans = [], []
-        for pk, start_at, end_at, periodicity, next_run_at in due:
-            args = (start_at, end_at, periodicity, tz)
+        for pk, start_at, end_at, periodicity, time_zone, next_run_at in due:
+            args = (start_at, end_at, periodicity, ZoneInfo(time_zone))
             # After downtime: one run, for the latest slot that has come.
             slot = schedule.latest_slot(now, *args) or next_run_at
             runs.append((pk, slot))

@@ -4,6 +4,8 @@ ownership across tables) triggers, not only in forms."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, available_timezones
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -27,6 +29,18 @@ def validate_placeholders(value: str) -> None:
     errors = placeholder_errors(value)
     if errors:
         raise ValidationError(errors, code="placeholder")
+
+
+def default_time_zone() -> str:
+    """The site's zone: a mailing created in the admin takes its owner's instead."""
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(
+            _("%(zone)s is not a time zone."), code="time_zone", params={"zone": value[:80]}
+        )
 
 
 class MailingQuerySet(models.QuerySet):
@@ -150,6 +164,17 @@ class Mailing(models.Model):
     periodicity = models.CharField(
         _("periodicity"), max_length=10, choices=Periodicity.choices, default=Periodicity.ONCE
     )
+    # Slots, status and catch-up are computed on this zone's wall clock (schedule.py).
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text=_(
+            "The start and the end are times in this zone; the mailing keeps its hour "
+            "in it across daylight saving."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.CREATED, editable=False
     )
@@ -186,6 +211,10 @@ class Mailing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message.subject} ({self.get_periodicity_display()})"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
 
 class Attempt(models.Model):

@@ -1,8 +1,8 @@
 """When a mailing goes out: pure functions of its start, end and periodicity. No ORM.
 
 A mailing's slots are ``start_at`` and then every day, week or month after it, while they are
-before ``end_at``. Slots are computed from ``start_at`` on the wall clock of the site's time
-zone, each from the start rather than from the previous slot, so they never drift:
+before ``end_at``. Slots are computed from ``start_at`` on the wall clock of the mailing's own
+time zone (``Mailing.time_zone``, its owner's when it was made), each from the start rather than from the previous slot, so they never drift:
 
 - a daily 09:00 mailing stays at 09:00 local time across daylight-saving changes;
 - a monthly mailing that starts on the 31st goes out on the last day of shorter months

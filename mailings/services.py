@@ -32,7 +32,7 @@ def mailing_save(*, mailing: Mailing, now: datetime | None = None) -> None:
         mailing.start_at,
         mailing.end_at,
         mailing.periodicity,
-        dispatching.site_timezone(),
+        mailing.zone,
         last_slot=last_slot,
     )
     mailing.next_run_at, mailing.status = plan.next_run_at, plan.status
@@ -75,8 +75,7 @@ def mailing_send_now(
             return SendNow(running=latest)
         if seen_run is not None and (latest.pk if latest else 0) != seen_run:
             return SendNow(unconfirmed=latest)
-        tz = dispatching.site_timezone()
-        args = (locked.start_at, locked.end_at, locked.periodicity, tz)
+        args = (locked.start_at, locked.end_at, locked.periodicity, locked.zone)
         current = schedule.latest_slot(now, *args)
         unsent = current and not locked.attempts.filter(scheduled_for=current).exists()
         slot = current if unsent else now

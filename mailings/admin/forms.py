@@ -3,7 +3,10 @@ form; a form offers only rows of that owner, as the permission policy finds them
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, available_timezones
+
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
@@ -47,10 +50,31 @@ class MessageForm(OwnedForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 16})}
 
 
+TIME_ZONES = sorted(available_timezones())
+
+
 class MailingForm(OwnedForm):
+    """The start and the end are entered and shown on the mailing's own time zone's clock,
+    whatever zone the person editing is in."""
+
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=[(zone, zone) for zone in TIME_ZONES],
+        required=False,
+        help_text=Mailing._meta.get_field("time_zone").help_text,
+    )
+
     class Meta:
         model = Mailing
-        fields = ["message", "clients", "start_at", "end_at", "periodicity", "is_enabled"]
+        fields = [
+            "message",
+            "clients",
+            "start_at",
+            "end_at",
+            "periodicity",
+            "time_zone",
+            "is_enabled",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,9 +82,26 @@ class MailingForm(OwnedForm):
         # hand-made POST is "not one of the available choices", not a silent link.
         self.fields["message"].queryset = self.owners(Message)
         self.fields["clients"].queryset = self.owners(Client)
+        zone = self.instance.zone
+        self.initial["time_zone"] = self.instance.time_zone
+        for name in ("start_at", "end_at"):
+            moment = getattr(self.instance, name)
+            if moment is not None:  # a naive value is shown as it is
+                self.initial[name] = moment.astimezone(zone).replace(tzinfo=None)
 
     def clean(self):
         cleaned = super().clean()
+        zone_name = cleaned.get("time_zone") or self.instance.time_zone
+        cleaned["time_zone"] = zone_name
+        zone = ZoneInfo(zone_name)
+        current = timezone.get_current_timezone()
+        for name in ("start_at", "end_at"):
+            moment = cleaned.get(name)
+            if moment is not None:
+                # Django read the wall clock in the editor's zone; it was meant in the
+                # mailing's.
+                wall = moment.astimezone(current).replace(tzinfo=None)
+                cleaned[name] = wall.replace(tzinfo=zone)
         start_at, end_at = cleaned.get("start_at"), cleaned.get("end_at")
         if start_at and end_at and end_at <= start_at:
             self.add_error("end_at", _("The end must be after the start."))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import django_filters
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
@@ -13,11 +14,11 @@ from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import (
     BooleanColumn,
     Column,
-    DateColumn,
     StatusTagColumn,
     Table,
     TitleColumn,
 )
+from wagtail.admin.widgets import AdminDateTimeInput
 from wagtail.admin.widgets.button import HeaderButton
 
 from mailings import services
@@ -68,6 +69,12 @@ def action_buttons(user, mailing, *, menu: bool):
     return buttons
 
 
+class ZonedDateColumn(Column):
+    """A moment on the mailing's own clock (its zone is a column of its own)."""
+
+    cell_template_name = "mailings/tables/zoned_date_cell.html"
+
+
 class MailingIndexView(scoped.IndexView):
     def get_base_queryset(self):
         return with_stats(super().get_base_queryset()).select_related("message")
@@ -80,6 +87,13 @@ class MailingIndexView(scoped.IndexView):
 
 
 class MailingCreateView(scoped.CreateView):
+    def get_initial_form_instance(self):
+        # A new mailing keeps its hour in its owner's time zone (their account setting,
+        # which Wagtail makes the request's current zone).
+        mailing = super().get_initial_form_instance()
+        mailing.time_zone = timezone.get_current_timezone_name()
+        return mailing
+
     def save_instance(self):
         mailing = super().save_instance()
         services.mailing_save(mailing=mailing)
@@ -153,9 +167,10 @@ class MailingViewSet(scoped.ScopedModelViewSet):
         StatusTagColumn("get_status_display", label=_("Status"), sort_key="status"),
         Column("get_periodicity_display", label=_("Periodicity"), sort_key="periodicity"),
         BooleanColumn("is_enabled", label=_("Enabled")),
-        DateColumn("start_at", label=_("Start")),
-        DateColumn("end_at", label=_("End")),
-        DateColumn("next_run_at", label=_("Next run")),
+        ZonedDateColumn("start_at", label=_("Start"), sort_key="start_at"),
+        ZonedDateColumn("end_at", label=_("End"), sort_key="end_at"),
+        ZonedDateColumn("next_run_at", label=_("Next run"), sort_key="next_run_at"),
+        Column("time_zone", label=_("Time zone")),
         Column("runs", label=_("Runs"), sort_key="runs"),
         Column("sent_total", label=_("Sent")),
         Column("failed_total", label=_("Failed")),
@@ -181,7 +196,13 @@ class MailingViewSet(scoped.ScopedModelViewSet):
         [
             FieldPanel("message"),
             FieldPanel("clients", widget=ClientPicker(search_url_name="mailings_clients:search")),
-            FieldRowPanel([FieldPanel("start_at"), FieldPanel("end_at")]),
+            FieldRowPanel(
+                [
+                    FieldPanel("start_at", widget=AdminDateTimeInput()),
+                    FieldPanel("end_at", widget=AdminDateTimeInput()),
+                ]
+            ),
+            FieldPanel("time_zone"),
             FieldPanel("periodicity"),
             FieldPanel("is_enabled"),
         ],

@@ -9,9 +9,10 @@ from django.utils import timezone
 FORM_MOMENT = "%Y-%m-%d %H:%M"
 
 
-def moment(value) -> str:
-    """A datetime as the admin's date-time field takes it, in the current time zone."""
-    return timezone.localtime(value).strftime(FORM_MOMENT)
+def moment(value, zone=None) -> str:
+    """A datetime as the admin's date-time field takes it: on the mailing's clock (``zone``),
+    else the current time zone's."""
+    return timezone.localtime(value, zone).strftime(FORM_MOMENT)
 
 
 def mailing_form_data(mailing=None, **overrides) -> dict:
@@ -21,9 +22,10 @@ def mailing_form_data(mailing=None, **overrides) -> dict:
         data = {
             "message": mailing.message_id,
             "clients": list(mailing.clients.values_list("pk", flat=True)),
-            "start_at": moment(mailing.start_at),
-            "end_at": moment(mailing.end_at),
+            "start_at": moment(mailing.start_at, mailing.zone),
+            "end_at": moment(mailing.end_at, mailing.zone),
             "periodicity": mailing.periodicity,
+            "time_zone": mailing.time_zone,
         }
     else:
         start = timezone.now() + timedelta(days=1)
