@@ -221,13 +221,8 @@ def start_worker(queue: str, sink: Sink, name: str = "worker"):
     worker = celery_worker(
         queue=queue,
         name=name,
-        env={
-            "DATABASE_URL": database_url_for_processes(),
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(sink.port),
-            "CELERY_QUEUE": queue,  # the tasks it enqueues itself go to the same queue
-            "LOG_LEVEL": "WARNING",
-        },
+        env={"DATABASE_URL": database_url_for_processes(), "LOG_LEVEL": "WARNING"},
+        settings={"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": sink.port},
     )
     if not wait_until(lambda: " ready." in worker.output(), timeout=60):
         raise RuntimeError(f"worker {name} did not start:\n{worker.output()}")

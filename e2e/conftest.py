@@ -111,16 +111,12 @@ def worker(transactional_db, live_server, mail_server):
             # Under overridden settings Django forgets the module's name: pass it on.
             "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
             "DATABASE_URL": database_url_for_processes(),
-            "CELERY_QUEUE": queue,
+        },
+        settings={
             "SITE_URL": live_server.url,
             "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(mail_server.port),
-            "EMAIL_HOST_USER": "",
-            "EMAIL_HOST_PASSWORD": "",
-            "EMAIL_USE_TLS": "0",
-            "EMAIL_USE_SSL": "0",
-            "EMAIL_TIMEOUT": "5",
-            "MAILINGS_RATE_LIMIT": "0",
+            "EMAIL_PORT": mail_server.port,
+            "EMAIL_TIMEOUT": 5,
         },
     )
     saved_queue = app.conf.task_default_queue

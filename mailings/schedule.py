@@ -2,7 +2,8 @@
 
 A mailing's slots are ``start_at`` and then every day, week or month after it, while they are
 before ``end_at``. Slots are computed from ``start_at`` on the wall clock of the mailing's own
-time zone (``Mailing.time_zone``, its owner's when it was made), each from the start rather than from the previous slot, so they never drift:
+time zone (``Mailing.time_zone``, its owner's when it was made), each from the start rather
+than from the previous slot, so they never drift:
 
 - a daily 09:00 mailing stays at 09:00 local time across daylight-saving changes;
 - a monthly mailing that starts on the 31st goes out on the last day of shorter months

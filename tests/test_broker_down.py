@@ -22,7 +22,9 @@ def reset_connection_pools():
 
 
 @pytest.fixture
-def broker_down():
+def broker_down(monkeypatch):
+    # Celery prefers a CELERY_BROKER_URL in the environment to its configuration.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     saved = {
         "broker_url": app.conf.broker_url,
         "broker_transport_options": app.conf.broker_transport_options,

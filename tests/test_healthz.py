@@ -46,8 +46,10 @@ def test_healthz_names_an_unreachable_cache(client):
 
 
 @pytest.fixture
-def broker_at():
-    """Point the Celery app at another broker for one test, then restore it."""
+def broker_at(monkeypatch):
+    """Point the Celery app at another broker for one test, then restore it. Celery prefers
+    a CELERY_BROKER_URL in the environment to its configuration: that goes for the test."""
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     saved = {
         "broker_url": app.conf.broker_url,
         "broker_transport_options": app.conf.broker_transport_options,

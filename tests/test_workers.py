@@ -35,33 +35,34 @@ INTERVAL = 1  # seconds between scheduler ticks in these tests
 class Stack:
     """Workers and beats on a queue of their own, sending to one SMTP server."""
 
-    def __init__(self, smtp: FaultySMTPServer, tmp_path, **settings: str) -> None:
+    def __init__(self, smtp: FaultySMTPServer, tmp_path, **settings: int) -> None:
         self.queue = f"test-{uuid.uuid4().hex[:10]}"
         self.smtp = smtp
         self.tmp_path = tmp_path
-        self.env = {
-            "DATABASE_URL": database_url_for_processes(),
-            "CELERY_QUEUE": self.queue,
+        self.env = {"DATABASE_URL": database_url_for_processes(), "TEST_CELERY_QUEUE": self.queue}
+        self.settings = {
             "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(smtp.port),
-            "EMAIL_TIMEOUT": "2",
-            "MAILINGS_DISPATCH_INTERVAL": str(INTERVAL),
-            "MAILINGS_RETRY_BASE_DELAY": "1",
-            "MAILINGS_RETRY_MAX_DELAY": "2",
-            "MAILINGS_LEASE_SECONDS": "7",  # over 3 times EMAIL_TIMEOUT (mailings/checks.py)
+            "EMAIL_PORT": smtp.port,
+            "EMAIL_TIMEOUT": 2,
+            "MAILINGS_DISPATCH_INTERVAL": INTERVAL,
+            "MAILINGS_RETRY_BASE_DELAY": 1,
+            "MAILINGS_RETRY_MAX_DELAY": 2,
+            "MAILINGS_LEASE_SECONDS": 7,  # over 3 times EMAIL_TIMEOUT (mailings/checks.py)
             **settings,
         }
         self.processes = []
         self.saved_queue = app.conf.task_default_queue
 
     def worker(self):
-        process = celery_worker(queue=self.queue, env=self.env)
+        process = celery_worker(queue=self.queue, env=self.env, settings=self.settings)
         self.processes.append(process)
         return process
 
     def beat(self):
         process = celery_beat(
-            schedule_file=str(self.tmp_path / f"beat-{len(self.processes)}"), env=self.env
+            schedule_file=str(self.tmp_path / f"beat-{len(self.processes)}"),
+            env=self.env,
+            settings=self.settings,
         )
         self.processes.append(process)
         return process
@@ -114,7 +115,7 @@ def test_a_mailing_saved_with_an_open_window_goes_out_without_waiting_for_beat(
     smtp_server, tmp_path
 ):
     interval = 10  # the default MAILINGS_DISPATCH_INTERVAL
-    with Stack(smtp_server, tmp_path, MAILINGS_DISPATCH_INTERVAL=str(interval)) as stack:
+    with Stack(smtp_server, tmp_path, MAILINGS_DISPATCH_INTERVAL=interval) as stack:
         worker = stack.worker()
         assert wait_until(lambda: "ready." in worker.output(), timeout=60), stack.logs()
         mailing, clients = mailing_for(50, start_in=timedelta(minutes=-1))
@@ -147,7 +148,7 @@ def test_a_mailing_that_starts_soon_goes_out_by_itself(smtp_server, tmp_path):
 
 def test_a_worker_killed_mid_run_loses_nobody(smtp_server, tmp_path):
     recipients = 5000
-    with Stack(smtp_server, tmp_path, MAILINGS_PARALLELISM="1") as stack:
+    with Stack(smtp_server, tmp_path, MAILINGS_PARALLELISM=1) as stack:
         first = stack.worker()
         stack.beat()
         mailing, clients = mailing_for(recipients, start_in=timedelta(minutes=-1))
@@ -207,10 +208,10 @@ def test_a_server_slower_than_the_lease_gets_each_message_once(smtp_server, tmp_
     with Stack(
         smtp_server,
         tmp_path,
-        MAILINGS_LEASE_SECONDS="4",
-        EMAIL_TIMEOUT="1",
-        MAILINGS_CHUNK_SIZE="100",
-        MAILINGS_PARALLELISM="2",
+        MAILINGS_LEASE_SECONDS=4,
+        EMAIL_TIMEOUT=1,
+        MAILINGS_CHUNK_SIZE=100,
+        MAILINGS_PARALLELISM=2,
     ) as stack:
         stack.worker()
         stack.worker()

@@ -6,6 +6,7 @@ same database URL, cache and broker; output goes to a file the test can read on 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from django.conf import settings
+from django.conf import settings as django_settings
 
 PYTHON = sys.executable
 BIN_DIR = Path(PYTHON).parent
@@ -48,20 +49,24 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 class Process:
     """A child process in its own session, so stopping it stops its children too."""
 
-    def __init__(self, args: list[str], *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, args: list[str], *, env: dict[str, str] | None = None, settings: dict | None = None
+    ) -> None:
+        """``settings`` override the test settings in the process (``TEST_SETTINGS``)."""
         self.args = args
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
             prefix="proc-", suffix=".log", delete=False
         )
         full_env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
+            "DJANGO_SETTINGS_MODULE": django_settings.SETTINGS_MODULE,
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
+            "TEST_SETTINGS": json.dumps(settings or {}),
         }
         self.popen = subprocess.Popen(
             args,
-            cwd=settings.BASE_DIR,
+            cwd=django_settings.BASE_DIR,
             env=full_env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -91,7 +96,11 @@ def manage(*args: str, env: dict[str, str] | None = None) -> Process:
 
 
 def celery_worker(
-    *, queue: str, env: dict[str, str] | None = None, name: str | None = None
+    *,
+    queue: str,
+    env: dict[str, str] | None = None,
+    settings: dict | None = None,
+    name: str | None = None,
 ) -> Process:
     return Process(
         [
@@ -106,7 +115,8 @@ def celery_worker(
             "--without-gossip",
             "--loglevel=INFO",
         ],
-        env=env,
+        env={**(env or {}), "TEST_CELERY_QUEUE": queue},
+        settings=settings,
     )
 
 
@@ -125,7 +135,9 @@ def database_url_for_processes() -> str:
     return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
 
 
-def celery_beat(*, schedule_file: str, env: dict[str, str] | None = None) -> Process:
+def celery_beat(
+    *, schedule_file: str, env: dict[str, str] | None = None, settings: dict | None = None
+) -> Process:
     return Process(
         [
             str(BIN_DIR / "celery"),
@@ -136,6 +148,7 @@ def celery_beat(*, schedule_file: str, env: dict[str, str] | None = None) -> Pro
             f"--schedule={schedule_file}",
         ],
         env=env,
+        settings=settings,
     )
 
 
