@@ -24,8 +24,10 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# The worker and beat default to production settings (site_config/celery.py): here, dev.
 run: seed
-	@PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
+	@DJANGO_SETTINGS_MODULE="$${DJANGO_SETTINGS_MODULE:-site_config.settings.dev}" \
+		PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
 
 test: install
 	$(BIN)/pytest

@@ -8,4 +8,5 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("resend/", views.resend, name="resend"),
+    path("email/<str:token>/", views.email_confirm, name="email_confirm"),
 ]

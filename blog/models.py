@@ -14,9 +14,11 @@ from wagtail.search import index
 
 from mailings.sql import increment_returning
 from site_config.public_cache import (
+    PAGE_QUERY,
     fragment_context,
     live_part,
     mark_cacheable,
+    mark_query_cacheable,
     uses_public_cache,
 )
 
@@ -51,14 +53,21 @@ class BlogIndexPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        number = request.GET.get("page") or "1"
+        paginator = Paginator(self.posts(), self.posts_per_page)
+        asked = request.GET.get("page")
         # Built only when the cached fragment has to be rendered: a warm cache costs no
         # query for the list (even building ``.public()`` reads the view restrictions).
-        context["posts"] = SimpleLazyObject(
-            lambda: Paginator(self.posts(), self.posts_per_page).get_page(number)
-        )
-        context["page_number"] = number
+        context["posts"] = SimpleLazyObject(lambda: paginator.get_page(asked))
         context.update(fragment_context(request))
+        number = cacheable_page_number(request, paginator)
+        if number is None:
+            # Not a page number of this list (a typo, a number past the end, anything else
+            # in the query string): shown as Paginator.get_page() shows it, never cached, so
+            # no visitor can add a cache entry per value they make up.
+            context["public_cache"] = False
+        elif asked is not None:
+            mark_query_cacheable(request, f"page={number}")
+        context["page_number"] = number
         return context
 
 
@@ -120,6 +129,18 @@ class BlogPage(Page):
                 if not field.primary_key and field.name != "view_count"
             ]
         return super().save(*args, **kwargs)
+
+
+def cacheable_page_number(request, paginator: Paginator) -> int | None:
+    """The page of the list a request asks for, when it is one that exists and the request
+    asks for nothing else; else None. Page 1 costs no query; a later one counts the posts."""
+    query = request.META.get("QUERY_STRING", "")
+    if not query:
+        return 1
+    if not PAGE_QUERY.fullmatch(query):
+        return None
+    number = int(query.removeprefix("page="))
+    return number if number == 1 or number <= paginator.num_pages else None
 
 
 def count_view(post_id: int) -> int:

@@ -3,8 +3,9 @@ server (pytest-django's ``live_server``) on the configured database, with a real
 (on a queue of its own) and a real SMTP server on loopback. ``make e2e`` runs them.
 
 Every page a test opens is watched: a JavaScript console error, an uncaught exception, a
-response of 400 or more, or a request that failed fails the test; and the last state of every
-page is saved as a full-page screenshot under ``var/screenshots/<test name>.png``.
+Content-Security-Policy violation, a response of 400 or more, or a request that failed fails
+the test; and the last state of every page is saved as a full-page screenshot under
+``var/screenshots/<test name>.png``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(django_settings.VAR_DIR) / "screenshots"
+# Every frame of every page reports what its Content-Security-Policy blocked as a console error
+# of its own, in one form whatever was blocked: the directive, what it blocked and where
+# (Chromium's own messages differ by kind, and name neither the directive nor the source line).
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (event) => {
+    console.error(
+        "CSP violation: " + event.effectiveDirective + " blocked "
+        + (event.blockedURI || "inline") + " at " + event.sourceFile + ":" + event.lineNumber
+        + (event.sample ? " (" + event.sample + ")" : "")
+    );
+});
+"""
 TIMEOUT_MS = 15_000
 
 expect.set_options(timeout=TIMEOUT_MS)
@@ -114,6 +127,9 @@ def worker(transactional_db, live_server, mail_server):
         },
         settings={
             "SITE_URL": live_server.url,
+            # The accounts' mails go through Django's backend (the test settings keep them
+            # in memory); runs use the engine's own SMTP session.
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": mail_server.port,
             "EMAIL_TIMEOUT": 5,
@@ -246,6 +262,7 @@ def open_page(browser, live_server, request) -> Iterator[Callable[..., Page]]:
             viewport={"width": 1280, "height": 900},
         )
         context.set_default_timeout(TIMEOUT_MS)
+        context.add_init_script(CSP_WATCH)
         page = context.new_page()
         opened.append(Watch(page, label, documents_may_fail=documents_may_fail))
         return page

@@ -29,7 +29,7 @@ def test_a_russian_speaking_user_gets_the_mailings_admin_in_russian(page):
 
     expect(page).to_have_url(re.compile(r"/admin/mailings/mailings/$"))
     expect(page.locator("main").get_by_role("heading", level=1)).to_have_text("Рассылки")
-    expect(page.get_by_role("link", name="Добавить рассылка")).to_be_visible()
+    expect(page.get_by_role("link", name="Добавить рассылку")).to_be_visible()
     headings = page.locator("table.listing thead th")
     for label in ("Статус", "Периодичность", "Включена", "Начало", "Окончание", "Запуски"):
         expect(headings.filter(has_text=label)).to_have_count(1)

@@ -72,13 +72,19 @@ def _open_due_runs(now: datetime) -> tuple[list[int], bool]:
         runs, plans = [], []
         for pk, start_at, end_at, periodicity, time_zone, next_run_at in due:
             args = (start_at, end_at, periodicity, ZoneInfo(time_zone))
-            # After downtime: one run, for the latest slot that has come.
-            slot = schedule.latest_slot(now, *args) or next_run_at
+            # After downtime: one run, for the latest slot that has come, while the window
+            # is open; one that closed while the mailing waited gets none.
+            slot = schedule.latest_slot(now, *args)
+            if slot is None and now < end_at:
+                slot = next_run_at
+            if slot is None:
+                plans.append((pk, None, schedule.FINISHED))
+                continue
             runs.append((pk, slot))
             plan = schedule.plan_after_run(now, slot, *args)
             plans.append((pk, plan.next_run_at, plan.status))
         # A slot that already has its run (a "send now") is skipped, not doubled.
-        ids = ledger.open_runs(runs, now=now)
+        ids = ledger.open_runs(runs, now=now) if runs else []
         sql.update_rows(Mailing, ("next_run_at", "status"), plans)
     logger.info("dispatch: %s due mailing(s), %s run(s) to send", len(due), len(ids))
     return ids, len(due) == TICK_BATCH

@@ -5,12 +5,17 @@ order, any case; ``email`` required), is UTF-8 with or without a byte-order mark
 separated by commas or semicolons. Rows are merged on the lower-cased address: a later row
 for the same address (in the file, or already stored) updates the client. Empty cells leave
 stored values as they are, and an import never re-subscribes someone who unsubscribed.
+
+A file that cannot be read as a whole refuses the import and changes nothing: a quoted cell
+left open (reported at the line where its record starts, the quote's line), or bytes that
+are not UTF-8 (reported at their own line). A bad row (an address that is not one, a cell
+with a NUL character) is reported with its line and skipped.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
@@ -90,13 +95,11 @@ def clients_import(*, owner, file: IO[bytes], chunk_size: int = CHUNK_SIZE) -> I
 
 
 def _read(file: IO[bytes], report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
-    text = io.TextIOWrapper(file, encoding="utf-8-sig", errors="strict", newline="")
-    try:
-        header_line = text.readline()
-    except UnicodeDecodeError:
-        raise ImportFileError(_("The file is not UTF-8 text.")) from None
-    if not header_line.strip():
+    lines = _lines(file)
+    first = next(lines, None)
+    if first is None or not first[1].strip():
         raise ImportFileError(_("The file is empty: a header row is expected."))
+    header_line = first[1]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
     if "email" not in header:
@@ -106,26 +109,57 @@ def _read(file: IO[bytes], report: ImportReport) -> Iterator[tuple[int, dict[str
         )
     report.ignored_columns = [name for name in header if name and name not in COLUMNS]
 
-    reader = csv.reader(text, delimiter=delimiter)
-    try:
-        for values in reader:
-            # reader.line_num counts physical lines read so far; the header was line 1.
-            line = reader.line_num + 1
-            if not any(value.strip() for value in values):
-                continue
-            if len(values) > len(header):
-                yield line, {"__error__": _("more cells than columns in the header")}
-                continue
-            yield line, dict(zip(header, values, strict=False))
-    except UnicodeDecodeError:
-        raise ImportFileError(
-            _("The file is not UTF-8 text (from line %(line)s).") % {"line": reader.line_num + 2}
-        ) from None
-    except csv.Error as exc:
-        raise ImportFileError(
-            _("Line %(line)s cannot be read: %(reason)s.")
-            % {"line": reader.line_num + 1, "reason": exc}
-        ) from None
+    # A record may span lines (a quoted comment with line breaks): the csv reader pulls them
+    # from ``physical``, which notes where each record started. Strict quoting: a quote left
+    # open would otherwise swallow the rest of the file into one cell, silently.
+    position = {"line": 1}
+
+    def physical() -> Iterator[str]:
+        for number, text in lines:
+            position["line"] = number
+            yield text
+
+    reader = csv.reader(physical(), delimiter=delimiter, strict=True)
+    while True:
+        start = position["line"] + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFileError(
+                _(
+                    "Line %(line)s cannot be read: %(reason)s. Check the quotes that open on "
+                    "that line: each quoted cell must be closed. Nothing was imported."
+                )
+                % {"line": start, "reason": exc}
+            ) from None
+        if not any(value.strip() for value in values):
+            continue
+        if len(values) > len(header):
+            yield start, {"__error__": _("more cells than columns in the header")}
+            continue
+        yield start, dict(zip(header, values, strict=False))
+
+
+def _lines(file: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """The file's physical lines, numbered from 1, each decoded on its own, so that an
+    encoding error names its own line (the byte-order mark is dropped)."""
+    number = 0
+    while True:
+        raw = file.readline()
+        if not raw:
+            return
+        number += 1
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                _("The file is not UTF-8 text (line %(line)s). Nothing was imported.")
+                % {"line": number}
+            ) from None
 
 
 def _valid_rows(rows: Iterable[tuple[int, dict[str, str]]], report: ImportReport) -> Iterator[Row]:
@@ -142,6 +176,8 @@ def _valid_rows(rows: Iterable[tuple[int, dict[str, str]]], report: ImportReport
 
 
 def _row_error(values: dict[str, str]) -> str | None:
+    if any("\x00" in value for value in values.values()):
+        return _("a cell contains a NUL character")
     email = values["email"]
     if not email:
         return _("the e-mail address is empty")

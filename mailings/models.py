@@ -56,6 +56,7 @@ class AttemptQuerySet(models.QuerySet):
 
 
 class Client(models.Model):
+    add_label = _("Add client")  # the listing's button (see admin/scoped.IndexView)
     """Someone who receives mail. Not a user: a client never logs in."""
 
     owner = models.ForeignKey(
@@ -99,6 +100,7 @@ class Client(models.Model):
 
 
 class Message(models.Model):
+    add_label = _("Add message")  # the listing's button (see admin/scoped.IndexView)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
@@ -135,6 +137,8 @@ class Message(models.Model):
 
 
 class Mailing(models.Model):
+    add_label = _("Add mailing")  # the listing's button (see admin/scoped.IndexView)
+
     class Periodicity(models.TextChoices):
         # The schedule's own names: schedule.py computes with them.
         ONCE = schedule.ONCE, _("Once")
@@ -179,6 +183,11 @@ class Mailing(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.CREATED, editable=False
     )
     is_enabled = models.BooleanField(_("enabled"), default=True)
+    # Who switched it off decides who may switch it on (permissions.py): a moderator's
+    # "off" is undone by a moderator only, its owner's by its owner only.
+    disabled_by_moderator = models.BooleanField(
+        _("disabled by a moderator"), default=False, editable=False
+    )
     next_run_at = models.DateTimeField(_("next run"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -197,6 +206,12 @@ class Mailing(models.Model):
                 condition=Q(end_at__gt=F("start_at")),
                 name="mailings_mailing_end_after_start",
                 violation_error_message=_("The end must be after the start."),
+            ),
+            # No stored date breaks a page: Python reads every one back (schedule.py).
+            models.CheckConstraint(
+                condition=Q(start_at__gte=schedule.EARLIEST, end_at__lte=schedule.LATEST),
+                name="mailings_mailing_dates_in_range",
+                violation_error_message=_("The dates must be from 2000 to 2100."),
             ),
         ]
         indexes = [

@@ -11,6 +11,11 @@ Besides Django's model actions (``add``, ``change``, ``delete``, ``view``) the p
 two of its own: ``disable`` (switch a mailing off or on: its owner, with ``change``, or a
 moderator) and ``count`` (include in aggregate figures: whoever may view, or a moderator).
 
+Switching a mailing back on is narrower than ``disable``: who switched it off decides. One
+a moderator disabled comes back on by a moderator's hand only (its owner sees why it is
+off); one its owner disabled, by its owner only (a moderator stops anyone's sending, but
+never starts it). A superuser may do either (``instances_user_may_enable``).
+
 Views never filter by owner themselves: they ask ``instances_user_has_any_permission_for``
 for the rows a request may touch, so a row outside that queryset is a 404, as if it did not
 exist, on every view (listing, export, inspect, edit, delete, choosers, custom views).
@@ -109,6 +114,33 @@ class OwnedRowsPolicy(ModelPermissionPolicy):
             .filter(pk=instance.pk)
             .exists()
         )
+
+    def instances_user_may_enable(self, user) -> QuerySet:
+        """Rows (mailings) ``user`` may switch on: see the module docstring."""
+        rows = self.instances_user_has_permission_for(user, "disable")
+        if user.is_active and user.is_superuser:
+            return rows
+        allowed = Q(pk__in=[])
+        if self.user_has_permission(user, "change"):
+            allowed |= Q(**{self.owner_path: user}, disabled_by_moderator=False)
+        if self.moderated and user.is_active and user.has_perm(MODERATE_PERMISSION):
+            allowed |= Q(disabled_by_moderator=True)
+        return rows.filter(allowed)
+
+    def may_enable(self, user, instance: Model) -> bool:
+        """``instances_user_may_enable`` for a row already in hand, without a query."""
+        if not self.permits(user, ["disable"], instance):
+            return False
+        if user.is_superuser:
+            return True
+        if instance.disabled_by_moderator:
+            return self.moderated and user.has_perm(MODERATE_PERMISSION)
+        return self.owner_id(instance) == user.pk and self.user_has_permission(user, "change")
+
+    def disables_as_moderator(self, user, instance: Model) -> bool:
+        """Whether ``user`` switching ``instance`` off does so as a moderator (anyone but
+        its owner), so that only a moderator may switch it on again."""
+        return user is not None and self.owner_id(instance) != user.pk
 
     def owner_id(self, instance: Model) -> int | None:
         """The id of the user who owns ``instance``, following the owner path."""

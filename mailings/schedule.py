@@ -13,7 +13,8 @@ than from the previous slot, so they never drift:
   that happens twice (clocks going back) is its first occurrence.
 
 After downtime, only the latest slot that has come is sent (``latest_slot``), not one run for
-every missed slot.
+every missed slot, and only while the window is open: once ``end_at`` has passed, nothing
+more is sent, whatever was missed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 ONCE, DAILY, WEEKLY, MONTHLY = "once", "daily", "weekly", "monthly"
+
+# The years a mailing's start and end may fall in, on its own wall clock. Outside them a date
+# is a typing slip, not a plan, and far dates break Python (year 10000 in UTC cannot be read
+# back). The database holds the same bounds, a day wider for the zones' offsets
+# (``Mailing.Meta.constraints``), so no stored row can break a page.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+EARLIEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC) - timedelta(days=1)
+LATEST = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC) + timedelta(days=1)
 STEP_DAYS = {DAILY: 1, WEEKLY: 7}
 
 CREATED, RUNNING, FINISHED = "created", "running", "finished"
@@ -62,17 +71,12 @@ def slots(start_at: datetime, end_at: datetime, periodicity: str, tz: tzinfo) ->
 def latest_slot(
     moment: datetime, start_at: datetime, end_at: datetime, periodicity: str, tz: tzinfo
 ) -> datetime | None:
-    """The last slot at or before ``moment``: the one to send now (the catch-up rule)."""
-    index = _index_at_or_before(moment, start_at, periodicity, tz)
-    if index is None:
+    """The last slot at or before ``moment``: the one to send now (the catch-up rule). None
+    once the window has closed: a missed slot is not sent after the end."""
+    if moment >= end_at:
         return None
-    found = slot(start_at, periodicity, index, tz)
-    while found >= end_at:  # the window closed: the last slot before the end
-        if index == 0:
-            return None
-        index -= 1
-        found = slot(start_at, periodicity, index, tz)
-    return found
+    index = _index_at_or_before(moment, start_at, periodicity, tz)
+    return None if index is None else slot(start_at, periodicity, index, tz)
 
 
 def next_slot_after(

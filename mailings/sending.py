@@ -139,7 +139,7 @@ def send_chunk(
     pending = deque(d for d in hold.deliveries if not d.skip_reason)
     results: list[ledger.Result] = []
     try:
-        with smtp.Connection(config) as session:
+        with queue.Keeper(hold), smtp.Connection(config) as session:
             upcoming = (pending[0].pk, envelope.compose(attempt, pending[0])) if pending else None
             while pending:
                 if len(results) >= flush_every or hold.age() >= renew_every:
@@ -155,6 +155,7 @@ def send_chunk(
                     upcoming = (delivery.pk, envelope.compose(attempt, delivery))
                 raw = upcoming[1]
                 limiter.wait()
+                hold.progress()
                 # The next message is built first, so that its envelope can travel with
                 # this one's final dot: announced, it must follow.
                 after = pending[1] if len(pending) > 1 else None

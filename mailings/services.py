@@ -13,10 +13,11 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from wagtail.log_actions import log
 
-from mailings import dispatching, ledger, schedule, sending, tasks
-from mailings.models import Attempt, Mailing, Message
+from mailings import dispatching, ledger, schedule, tasks
+from mailings.models import Attempt, Mailing, MailingsLogEntry, Message
 from mailings.permissions import policy_for
 
 
@@ -99,17 +100,31 @@ def mailing_send_now(
 def mailing_set_enabled(*, mailing: Mailing, enabled: bool, by) -> None:
     """Switch a mailing off (nothing more is sent: a run under way stops at its next flush)
     or on again (a paused run resumes at once, the next slot goes out as scheduled, a
-    current one at once)."""
+    current one at once).
+
+    Switching off records whether a moderator did it (``by`` is not the owner), which the
+    policy asks before anyone switches it on; the owner switching off a mailing a moderator
+    already stopped does not take that mark away. Whether ``by`` may do this is the
+    caller's question (``policy.instances_user_may_enable`` for on)."""
     with transaction.atomic():
-        Mailing.objects.filter(pk=mailing.pk).update(is_enabled=enabled)
-        mailing.is_enabled = enabled
+        locked = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        if enabled:
+            by_moderator = False
+        else:
+            by_moderator = policy_for(Mailing).disables_as_moderator(by, locked) or (
+                not locked.is_enabled and locked.disabled_by_moderator
+            )
+        Mailing.objects.filter(pk=mailing.pk).update(
+            is_enabled=enabled, disabled_by_moderator=by_moderator
+        )
+        mailing.is_enabled, mailing.disabled_by_moderator = enabled, by_moderator
         if enabled:
             resume(mailing)
         log(
             mailing,
             "mailings.enable" if enabled else "mailings.disable",
             user=by,
-            data={"owner": mailing.owner.email},
+            data={"owner": mailing.owner.email, "by_moderator": by_moderator},
         )
 
 
@@ -158,6 +173,48 @@ def dispatch_due(*, sync: bool = False, now: datetime | None = None) -> list[int
     return attempt_ids
 
 
-def message_send_test(*, message: Message, to: str, full_name: str) -> sending.SendTestResult:
-    """ "Send a test to me": the message as a run builds it, to ``to``, now."""
-    return sending.send_test(message=message, to=to, full_name=full_name)
+TEST_SEND_ACTIONS = ("mailings.test_queued", "mailings.test_sent", "mailings.test_failed")
+
+
+def message_send_test(*, message: Message, by) -> bool:
+    """ "Send a test to me": the message as a run builds it, to ``by``'s address, sent by a
+    worker (a slow mail server never holds a web request). Logged as queued, before the
+    worker can log the result (``message_last_test``). False if the broker cannot take it,
+    which is logged as the test's failure."""
+    log(message, "mailings.test_queued", user=by, data={"to": by.email})
+    if tasks.enqueue(tasks.send_test, message.pk, by.pk):
+        return True
+    log(
+        message,
+        "mailings.test_failed",
+        user=by,
+        data={"to": by.email, "detail": _("the background service is not reachable")},
+    )
+    return False
+
+
+@dataclass(frozen=True)
+class TestSend:
+    state: str  # "queued", "sent" or "failed"
+    at: datetime
+    to: str
+    detail: str
+
+
+def message_last_test(*, message: Message, by) -> TestSend | None:
+    """The latest "send a test to me" of ``message`` by ``by``, and what became of it."""
+    entry = (
+        MailingsLogEntry.objects.for_instance(message)
+        .filter(action__in=TEST_SEND_ACTIONS, user=by)
+        .order_by("-timestamp", "-pk")
+        .first()
+    )
+    if entry is None:
+        return None
+    data = entry.data or {}
+    return TestSend(
+        state=entry.action.rpartition("_")[2],
+        at=entry.timestamp,
+        to=data.get("to", ""),
+        detail=data.get("detail", ""),
+    )

@@ -23,6 +23,8 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 
+import idna
+
 SENT = "sent"
 TEMPORARY_CONNECTION = "temporary-connection"
 TEMPORARY = "temporary"
@@ -88,6 +90,10 @@ class Outcome:
             return self.reply[:500]
         code = f"{self.code} " if self.code else ""
         return f"{DESCRIBED.get(self.kind, self.kind)}: {code}{self.reply}"[:1000]
+
+
+class UnsupportedAddressError(ValueError):
+    """An address this server cannot be given (it fails that recipient only)."""
 
 
 class ConnectionFailedError(Exception):
@@ -206,6 +212,11 @@ class Connection:
         announced, self.announced = self.announced, None
         if announced is not None and announced != (sender, recipient):
             raise RuntimeError(f"the envelope sent ahead was for {announced}")
+        if announced is None and not recipient.isascii():
+            try:
+                recipient = self._wire_address(recipient)
+            except UnsupportedAddressError as exc:
+                return Outcome(PERMANENT, None, f"address not supported: {exc}")
         try:
             if announced is not None:
                 refusal = self._envelope_replies()
@@ -228,10 +239,28 @@ class Connection:
             raise ConnectionFailedError(classify_exception(exc)) from exc
         return self._final_reply()
 
+    def _wire_address(self, address: str) -> str:
+        """A non-ASCII address as it goes on the wire: the domain in its ASCII (IDNA) form;
+        a non-ASCII mailbox name only to a server that offers SMTPUTF8 (RFC 6531), else the
+        address cannot be sent to here (a problem of this recipient, not of the server)."""
+        local, at, domain = address.rpartition("@")
+        if not at or not local:
+            raise UnsupportedAddressError("no domain")
+        try:
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise UnsupportedAddressError(f"the domain is not a valid IDN ({exc})") from exc
+        if not local.isascii() and not self.smtp.has_extn("smtputf8"):
+            raise UnsupportedAddressError(
+                "the mail server does not take non-ASCII mailbox names (no SMTPUTF8)"
+            )
+        return f"{local}@{domain}"
+
     def _envelope(self, sender: str, recipient: str) -> Outcome | None:
         """MAIL, RCPT and DATA one at a time. None when the server waits for the message."""
         smtp = self.smtp
-        code, reply = smtp.mail(sender)
+        options = () if recipient.isascii() else ("SMTPUTF8",)
+        code, reply = smtp.mail(sender, options)
         if code != 250:
             self._sender_refused(code, reply)
         code, reply = smtp.rcpt(recipient)

@@ -8,10 +8,13 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import OperationalError, transaction
+from wagtail.log_actions import log
 
-from mailings import dispatching, sending
+from mailings import composing, dispatching, sending
 from mailings.ledger import Step
+from mailings.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,27 @@ def send_chunks(attempt_id: int) -> str:
     if step == Step.MORE:
         enqueue(send_chunks, attempt_id)
     return step
+
+
+@shared_task(
+    name="mailings.tasks.send_test",
+    ignore_result=True,
+    soft_time_limit=120,
+    time_limit=150,
+    **DB_RETRY,
+)
+def send_test(message_id: int, user_id: int) -> bool:
+    """Send a test to me, away from the web request: the result goes to the message's
+    log (``mailings.test_sent`` / ``mailings.test_failed``), which the preview page shows.
+    Sent at most once: a mail server that fails is reported, not retried."""
+    message = Message.objects.filter(pk=message_id).first()
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if message is None or user is None:
+        return False
+    result = sending.send_test(message=message, to=user.email, full_name=composing.SAMPLE_NAME)
+    action = "mailings.test_sent" if result.ok else "mailings.test_failed"
+    log(message, action, user=user, data={"to": user.email, "detail": result.detail})
+    return result.ok
 
 
 def enqueue(task, *args) -> bool:

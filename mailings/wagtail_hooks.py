@@ -1,3 +1,5 @@
+from django.templatetags.static import static
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.viewsets.model import ModelViewSetGroup
@@ -6,6 +8,7 @@ from mailings.admin.attempts import AttemptViewSet
 from mailings.admin.clients import ClientViewSet
 from mailings.admin.deliveries import FailedDeliveryViewSet
 from mailings.admin.mailings import MailingViewSet
+from mailings.admin.media_api import ChoosableDocumentsAPIViewSet, ChoosableImagesAPIViewSet
 from mailings.admin.messages import MessageViewSet
 from mailings.dashboard import MailingsPanel
 from mailings.models import Attempt, Client, Delivery, Mailing, MailingsLogEntry, Message
@@ -40,6 +43,16 @@ def log_mailings_with_their_owner(actions):
     actions.register_action(
         "mailings.retry_failed", _("Retry failed deliveries"), _("Failed deliveries sent again")
     )
+    actions.register_action("mailings.test_queued", _("Test queued"), _("Test queued"))
+    actions.register_action("mailings.test_sent", _("Test sent"), _("Test sent"))
+    actions.register_action("mailings.test_failed", _("Test failed"), _("Test not sent"))
+
+
+# After Wagtail's own hooks (order 0), which register the unfiltered endpoints.
+@hooks.register("construct_admin_api", order=100)
+def list_only_choosable_media_in_the_admin_api(router):
+    router.register_endpoint("images", ChoosableImagesAPIViewSet)
+    router.register_endpoint("documents", ChoosableDocumentsAPIViewSet)
 
 
 @hooks.register("construct_main_menu")
@@ -54,3 +67,8 @@ def hide_help_from_non_editors(request, menu_items):
 def add_mailings_panel(request, panels):
     if policy_for(Mailing).user_has_permission(request.user, "view"):
         panels.insert(0, MailingsPanel(request.user))
+
+
+@hooks.register("insert_global_admin_css")
+def admin_css():
+    return format_html('<link rel="stylesheet" href="{}">', static("mailings/css/admin.css"))

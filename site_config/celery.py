@@ -6,7 +6,9 @@ import time
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_config.settings.dev")
+# A worker or beat started by hand is a production process unless told otherwise (make run
+# sets the development settings): it refuses to start without a SECRET_KEY.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_config.settings.production")
 
 app = Celery("site_config")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -1,12 +1,13 @@
 """``/healthz``: can this process reach its database, cache and broker?
 
-Each check answers within a few seconds and reports its failure as a reason, never a
-traceback: the endpoint is meant for load balancers and for operators reading JSON.
+Each check answers within a few seconds and reports its failure as which service is down
+("cache unreachable"), never where it is or what it said: the endpoint is public, and an
+exception's text names internal hosts, ports and folders. That detail goes to the log, for the
+operator.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import uuid
@@ -20,8 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from site_config.celery import HEARTBEAT_CACHE_KEY, app
-
-logger = logging.getLogger(__name__)
+from site_config.degraded import warn_once
 
 
 def check_database() -> None:
@@ -68,9 +68,15 @@ def run_checks() -> dict[str, dict]:
         try:
             check()
         except Exception as exc:  # noqa: BLE001 - any failure is a reason, not a 500
-            reason = f"{type(exc).__name__}: {exc}".strip()
-            logger.warning("healthz: %s is unavailable: %s", name, reason)
-            results[name] = {"ok": False, "error": reason}
+            # Load balancers probe every few seconds: one line per service per interval.
+            warn_once(
+                f"healthz-{name}",
+                "healthz: %s is unavailable: %s: %s",
+                name,
+                type(exc).__name__,
+                exc,
+            )
+            results[name] = {"ok": False, "error": f"{name} unreachable"}
         else:
             results[name] = {"ok": True}
         results[name]["ms"] = round((time.monotonic() - started) * 1000, 1)

@@ -1,5 +1,7 @@
 """/healthz answers for load balancers: 200 when database, cache and broker answer, else 503
-with the failing part named, never a traceback."""
+with the failing part named, never where it is (host, port, folder) nor what it said."""
+
+from unittest.mock import ANY
 
 import pytest
 from django.test import override_settings
@@ -7,6 +9,12 @@ from django.test import override_settings
 from site_config.celery import app
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+def says_nothing_of_where_or_why(response) -> None:
+    text = response.content.decode()
+    for leak in ("127.0.0.1", ":1", "Error", "refused", "Traceback", "redis"):
+        assert leak not in text, f"{leak!r} in {text}"
 
 
 @pytest.mark.django_db
@@ -39,10 +47,9 @@ def test_healthz_names_an_unreachable_cache(client):
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
-    assert body["checks"]["cache"]["ok"] is False
-    assert "Connection" in body["checks"]["cache"]["error"]
+    assert body["checks"]["cache"] == {"ok": False, "error": "cache unreachable", "ms": ANY}
     assert body["checks"]["database"]["ok"] is True
-    assert "Traceback" not in response.content.decode()
+    says_nothing_of_where_or_why(response)
 
 
 @pytest.fixture
@@ -70,9 +77,9 @@ def test_healthz_names_an_unreachable_broker(client, broker_at):
 
     assert response.status_code == 503
     body = response.json()
-    assert body["checks"]["broker"]["ok"] is False
-    assert "Connection refused" in body["checks"]["broker"]["error"]
+    assert body["checks"]["broker"] == {"ok": False, "error": "broker unreachable", "ms": ANY}
     assert body["checks"]["cache"]["ok"] is True
+    says_nothing_of_where_or_why(response)
 
 
 @pytest.mark.django_db
@@ -83,7 +90,9 @@ def test_healthz_names_a_broker_folder_that_is_gone(client, broker_at, tmp_path)
     response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert "no-such-folder" in response.json()["checks"]["broker"]["error"]
+    assert response.json()["checks"]["broker"]["error"] == "broker unreachable"
+    assert "no-such-folder" not in response.content.decode()
+    assert str(tmp_path) not in response.content.decode()
 
 
 @pytest.mark.django_db

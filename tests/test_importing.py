@@ -130,3 +130,77 @@ def test_an_unreadable_file_is_refused_whole(content, message):
         clients_import(owner=owner, file=io.BytesIO(content), chunk_size=1)
 
     assert not Client.objects.filter(owner=owner).exists()
+
+
+# Issue 15, item 11: what the review's broken files did.
+
+
+def test_an_unterminated_quote_refuses_the_whole_file_at_its_line():
+    owner = UserFactory()
+    ClientFactory(owner=owner, email="kept@example.org", full_name="Kept")
+    rows = [f"q{n}@example.com,Q{n}" for n in range(1, 1000)]
+    rows[2] = 'q3@example.com,"Q3 unterminated'  # line 4: the header is line 1
+    text = "email,full_name\n" + "\n".join(rows) + "\n"
+
+    with pytest.raises(ImportFileError, match=r"Line 4 cannot be read"):
+        run(owner, text, chunk_size=1)
+
+    assert list(Client.objects.filter(owner=owner).values_list("email", flat=True)) == [
+        "kept@example.org"
+    ]
+
+
+def test_a_quote_closed_in_the_wrong_place_refuses_the_file_at_the_opening_line():
+    owner = UserFactory()
+    text = (
+        "email,full_name,comment\n"
+        "a@example.org,Ann,\n"  # line 2
+        'b@example.org,"Bob,\n'  # line 3: the quote opens
+        "c@example.org,Cy,fine\n"
+        'd@example.org,"Dee",x\n'  # the next quote closes it, and what follows is not CSV
+    )
+
+    with pytest.raises(ImportFileError, match=r"Line 3 cannot be read"):
+        run(owner, text)
+
+    assert not Client.objects.filter(owner=owner).exists()
+
+
+def test_a_quoted_comment_over_several_lines_still_imports():
+    owner = UserFactory()
+    text = (
+        "email,full_name,comment\n"
+        'a@example.org,Ann,"first line\nsecond, line"\n'
+        "b@example.org,Bob,\n"
+        "bad,Bad,\n"  # line 5, after the two-line record
+    )
+
+    report = run(owner, text)
+
+    assert report.created == 2
+    assert Client.objects.get(email="a@example.org").comment == "first line\nsecond, line"
+    assert [line for line, _ in report.errors] == [5]
+
+
+def test_an_encoding_error_is_reported_at_its_own_line():
+    owner = UserFactory()
+    good = "".join(f"c{n}@example.org,Client {n}\n" for n in range(3000))
+    content = ("email,full_name\n" + good).encode() + "bad@example.org,Ёлкин\n".encode("cp1251")
+    content += b"z@example.org,Zed\n"
+
+    # 3000 good rows after the header: the cp1251 row is line 3002.
+    with pytest.raises(ImportFileError, match=r"line 3002\)"):
+        run(owner, content.decode("latin-1"), encoding="latin-1")
+
+    assert not Client.objects.filter(owner=owner).exists()
+
+
+def test_a_nul_character_in_a_cell_is_a_row_error():
+    owner = UserFactory()
+    text = "email,full_name,comment\na@example.org,Ann\x00ette,\nb@example.org,Bob,x\x00y\n"
+
+    report = run(owner, text)
+
+    assert report.created == 0
+    assert [line for line, _ in report.errors] == [2, 3]
+    assert "NUL" in report.errors[0][1]

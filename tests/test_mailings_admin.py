@@ -206,19 +206,31 @@ def test_message_preview_is_rendered_for_a_client(client, owner):
 
 
 def test_send_a_test_to_me_goes_through_the_mail_server(client, owner, smtp_server):
+    from mailings import tasks
+
     message = MessageFactory(owner=owner, subject="Hello {full_name}", body="Body for {email}")
 
     response = client.post(f"/admin/mailings/messages/send-test/{message.pk}/", follow=True)
 
-    assert "A test was sent to owner@example.com" in response.content.decode()
+    # The request only queued it: nothing reached the mail server yet.
+    assert "A test to owner@example.com is queued" in response.content.decode()
+    assert 'data-last-test="queued"' in response.content.decode()
+    assert smtp_server.received == []
+
+    tasks.send_test(message.pk, owner.pk)  # what the worker runs
+
     (received,) = smtp_server.received
     assert received.rcpt_tos == ["owner@example.com"]
     assert received.message["Subject"] == "Hello Jane Sample"
     assert "Body for owner@example.com" in received.message.get_content()
     assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = client.get(f"/admin/mailings/messages/preview/{message.pk}/").content.decode()
+    assert 'data-last-test="sent"' in html
+    assert "Your last test was sent to owner@example.com" in html
 
 
 def test_send_a_test_reports_a_mail_server_that_is_down(client, owner, settings):
+    from mailings import tasks
     from tests.support.processes import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -226,13 +238,13 @@ def test_send_a_test_reports_a_mail_server_that_is_down(client, owner, settings)
     message = MessageFactory(owner=owner)
 
     response = client.post(f"/admin/mailings/messages/send-test/{message.pk}/", follow=True)
-
     assert response.status_code == 200
-    assert "The test could not be sent" in response.content.decode()
-    assert (
-        "Connection refused" in response.content.decode()
-        or "Errno 111" in response.content.decode()
-    )
+    tasks.send_test(message.pk, owner.pk)  # what the worker runs
+
+    html = client.get(f"/admin/mailings/messages/preview/{message.pk}/").content.decode()
+    assert 'data-last-test="failed"' in html
+    assert "was not sent" in html
+    assert "Connection refused" in html or "Errno 111" in html
 
 
 def test_a_manager_sees_every_mailing_read_only(client):

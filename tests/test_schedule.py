@@ -167,13 +167,16 @@ def test_latest_and_next_around_a_slot():
     assert next_slot_after(start - timedelta(days=5), start, end, "daily", BERLIN) == start
 
 
-def test_latest_slot_after_the_window_is_the_last_one():
+def test_latest_slot_is_none_once_the_window_has_closed():
+    # A missed slot is not caught up after the end (issue 15: a closed window is not sent).
     start = local(BERLIN, 2026, 6, 1, 9, 0)
     end = local(BERLIN, 2026, 6, 4, 0, 0)
 
-    late = latest_slot(local(BERLIN, 2026, 9, 1), start, end, "daily", BERLIN)
+    before_end = latest_slot(local(BERLIN, 2026, 6, 3, 23, 59), start, end, "daily", BERLIN)
 
-    assert wall_clock([late], BERLIN) == ["2026-06-03 09:00"]
+    assert wall_clock([before_end], BERLIN) == ["2026-06-03 09:00"]
+    assert latest_slot(end, start, end, "daily", BERLIN) is None
+    assert latest_slot(local(BERLIN, 2026, 9, 1), start, end, "daily", BERLIN) is None
 
 
 @pytest.mark.parametrize(

@@ -330,9 +330,7 @@ def test_a_test_mail_is_the_mail_a_run_sends(faulty_smtp):
     message.save()
     run_until_done(attempt.pk)
 
-    result = services.message_send_test(
-        message=message, to=reader.email, full_name=reader.full_name
-    )
+    result = sending.send_test(message=message, to=reader.email, full_name=reader.full_name)
 
     assert result.ok, result.detail
     real, test = (message_from_bytes(raw, policy=default_policy) for raw in faulty_smtp.messages)
@@ -347,7 +345,7 @@ def test_a_test_mail_fails_as_a_run_would(faulty_smtp):
     faulty_smtp.set_mode("refuse")
     message = MailingFactory().message
 
-    result = services.message_send_test(message=message, to="me@example.org", full_name="Me")
+    result = sending.send_test(message=message, to="me@example.org", full_name="Me")
 
     assert not result.ok
     assert result.detail.startswith("temporary: connection refused")

@@ -210,3 +210,44 @@ def test_ci_runs_the_suite_with_every_operator_variable_exported():
     exported = set(re.findall(r"\b([A-Z][A-Z0-9_]+)=", body))
     assert set(SERVICE_VARS) - exported == set()
     assert "operator_env make test" in script
+
+
+ENTRY = """
+import json, sys
+import {module}
+from django.conf import settings
+print(json.dumps({{"module": settings.SETTINGS_MODULE, "debug": settings.DEBUG}}))
+"""
+
+
+@pytest.mark.parametrize("entry", ["site_config.wsgi", "site_config.celery"])
+def test_production_entry_points_default_to_production_settings(tmp_path, entry):
+    """Issue 15, item 12: gunicorn and Celery started without DJANGO_SETTINGS_MODULE are
+    production processes: no public development key to forge links with, no DEBUG."""
+    clean = {k: v for k, v in os.environ.items() if k not in (*SERVICE_VARS, "TEST_SETTINGS")}
+
+    def start(**extra):
+        code = ENTRY.format(module=entry)
+        if entry == "site_config.celery":
+            code = code.replace(
+                "from django.conf", "import django; django.setup()\nfrom django.conf"
+            )
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=settings.BASE_DIR,
+            env={**clean, "VAR_DIR": str(tmp_path), **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    refused = start()
+    assert refused.returncode != 0
+    assert "SECRET_KEY must be set" in refused.stderr
+
+    started = start(SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="mail.example.org")
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout) == {
+        "module": "site_config.settings.production",
+        "debug": False,
+    }

@@ -1,4 +1,5 @@
-"""Sign-up with e-mail confirmation, from the form to the first page of the admin."""
+"""Sign-up with e-mail confirmation, from the form to the first page of the admin. The mails
+go out through the worker (here, in the test's process, once the request has committed)."""
 
 import re
 
@@ -6,6 +7,7 @@ import pytest
 
 from accounts.models import User
 from accounts.tokens import make_token
+from tests.support.worker import worker_in_process
 
 pytestmark = pytest.mark.django_db
 
@@ -27,20 +29,35 @@ def path_of(url: str) -> str:
     return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
-def test_the_whole_journey_from_sign_up_to_the_admin(client, smtp_server):
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Make a request as the service runs it: its transaction commits, then the worker sends
+    the mail the request queued."""
+
+    def request(call, *args, **kwargs):
+        with worker_in_process(), django_capture_on_commit_callbacks(execute=True):
+            return call(*args, **kwargs)
+
+    return request
+
+
+def test_the_whole_journey_from_sign_up_to_the_admin(client, smtp_server, committed):
     page = client.get("/accounts/signup/")
     assert page.status_code == 200 and 'name="password2"' in page.content.decode()
 
-    response = client.post("/accounts/signup/", FORM)
+    response = committed(client.post, "/accounts/signup/", FORM)
 
     assert response.status_code == 200
-    assert "We sent a confirmation link to newshop@example.com" in response.content.decode()
+    assert "We are sending a message to newshop@example.com" in response.content.decode()
     user = User.objects.get(email="newshop@example.com")
     assert user.is_active is False
     (mail,) = smtp_server.received
     assert mail.rcpt_tos == ["newshop@example.com"]
+    link = path_of(confirmation_link(mail))
 
-    landing = client.get(path_of(confirmation_link(mail)), follow=True)
+    page = client.get(link)
+    assert page.status_code == 200 and "Confirm and sign in" in page.content.decode()
+    landing = client.post(link, follow=True)
 
     assert landing.redirect_chain[-1][0].rstrip("/").endswith("/admin")
     user.refresh_from_db()
@@ -54,25 +71,34 @@ def test_the_whole_journey_from_sign_up_to_the_admin(client, smtp_server):
         assert hidden not in menu
 
 
-def test_signing_up_again_while_pending_resends_the_link(client, smtp_server):
-    client.post("/accounts/signup/", FORM)
-    again = client.post("/accounts/signup/", {**FORM, "first_name": "Nora"})
+def test_signing_up_again_while_pending_resends_the_link_and_changes_nothing(
+    client, smtp_server, committed
+):
+    committed(client.post, "/accounts/signup/", FORM)
+    password = User.objects.get(email=FORM["email"]).password
+    again = committed(client.post, "/accounts/signup/", {**FORM, "first_name": "Nora"})
 
     assert again.status_code == 200
-    assert "sent a new link" in again.content.decode()
+    assert "We are sending a message to" in again.content.decode()
     assert len(smtp_server.received) == 2
     assert User.objects.filter(email__iexact=FORM["email"]).count() == 1
-    assert User.objects.get(email=FORM["email"]).first_name == "Nora"
+    user = User.objects.get(email=FORM["email"])
+    assert (user.first_name, user.password) == ("Nina", password)
 
 
-def test_an_address_with_a_confirmed_account_is_a_form_error(client, smtp_server):
-    User.objects.create_user(FORM["email"], "whatever-Pass-1")
+def test_an_address_with_a_confirmed_account_gets_a_note_instead(client, smtp_server, committed):
+    User.objects.create_user(FORM["email"], "whatever-Pass-1", first_name="Olga")
 
-    response = client.post("/accounts/signup/", {**FORM, "email": FORM["email"].upper()})
+    response = committed(client.post, "/accounts/signup/", {**FORM, "email": FORM["email"].upper()})
 
-    assert response.status_code == 400
-    assert "An account with this address exists" in response.content.decode()
-    assert smtp_server.received == []
+    assert response.status_code == 200
+    assert "We are sending a message to" in response.content.decode()
+    (note,) = smtp_server.received
+    body = note.message.get_content()
+    assert note.rcpt_tos == [FORM["email"]]
+    assert "you already have an account" in body
+    assert "/admin/login/" in body and "/admin/password_reset/" in body
+    assert "/accounts/confirm/" not in body
 
 
 @pytest.mark.parametrize(
@@ -92,23 +118,22 @@ def test_bad_sign_up_input_is_a_form_error(client, smtp_server, changes, message
     assert not User.objects.exists()
 
 
-def test_a_reused_link_gets_a_clear_page(client, smtp_server):
-    client.post("/accounts/signup/", FORM)
+def test_a_reused_link_gets_a_clear_page(client, smtp_server, committed):
+    committed(client.post, "/accounts/signup/", FORM)
     link = path_of(confirmation_link(smtp_server.received[0]))
-    client.get(link)
+    client.post(link)
     client.logout()
 
-    again = client.get(link)
+    for again in (client.get(link), client.post(link)):
+        assert again.status_code == 400
+        assert "This link was already used" in again.content.decode()
 
-    assert again.status_code == 400
-    assert "This link was already used" in again.content.decode()
 
-
-def test_an_expired_link_activates_nothing(client, smtp_server, settings):
-    client.post("/accounts/signup/", FORM)
+def test_an_expired_link_activates_nothing(client, smtp_server, settings, committed):
+    committed(client.post, "/accounts/signup/", FORM)
     settings.ACCOUNT_CONFIRMATION_DAYS = -1
 
-    response = client.get(path_of(confirmation_link(smtp_server.received[0])))
+    response = client.post(path_of(confirmation_link(smtp_server.received[0])))
 
     assert response.status_code == 400
     assert "This link has expired" in response.content.decode()
@@ -116,11 +141,11 @@ def test_an_expired_link_activates_nothing(client, smtp_server, settings):
 
 
 @pytest.mark.parametrize("mangle", [lambda t: t[:-3] + "abc", lambda t: "x" + t, lambda t: "nope"])
-def test_a_tampered_link_activates_nothing(client, smtp_server, mangle):
+def test_a_tampered_link_activates_nothing(client, mangle):
     client.post("/accounts/signup/", FORM)
     user = User.objects.get(email=FORM["email"])
 
-    response = client.get(f"/accounts/confirm/{mangle(make_token(user.pk))}/")
+    response = client.post(f"/accounts/confirm/{mangle(make_token(user))}/")
 
     assert response.status_code == 400
     assert "This link is not valid" in response.content.decode()
@@ -128,8 +153,8 @@ def test_a_tampered_link_activates_nothing(client, smtp_server, mangle):
     assert user.is_active is False
 
 
-def test_an_unconfirmed_account_is_told_to_confirm_and_can_resend(client, smtp_server):
-    client.post("/accounts/signup/", FORM)
+def test_an_unconfirmed_account_is_told_to_confirm_and_can_resend(client, smtp_server, committed):
+    committed(client.post, "/accounts/signup/", FORM)
 
     response = client.post(
         "/admin/login/", {"username": FORM["email"], "password": FORM["password1"]}
@@ -138,15 +163,15 @@ def test_an_unconfirmed_account_is_told_to_confirm_and_can_resend(client, smtp_s
     html = response.content.decode()
     assert "Please confirm your e-mail address first" in html
     assert 'href="/accounts/resend/"' in html
-    resend = client.post("/accounts/resend/", {"email": FORM["email"]})
+    resend = committed(client.post, "/accounts/resend/", {"email": FORM["email"]})
     assert "a new link is on its way" in resend.content.decode()
     assert len(smtp_server.received) == 2
-    unknown = client.post("/accounts/resend/", {"email": "nobody@example.com"})
+    unknown = committed(client.post, "/accounts/resend/", {"email": "nobody@example.com"})
     assert "a new link is on its way" in unknown.content.decode()
     assert len(smtp_server.received) == 2
 
 
-def test_sign_up_still_works_when_the_mail_server_is_down(client, settings):
+def test_sign_up_never_waits_for_the_mail_server(client, settings, mailoutbox):
     from tests.support.processes import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -155,7 +180,7 @@ def test_sign_up_still_works_when_the_mail_server_is_down(client, settings):
     response = client.post("/accounts/signup/", FORM)
 
     assert response.status_code == 200
-    assert "could not be sent just now" in response.content.decode()
+    assert "We are sending a message to" in response.content.decode()
     assert User.objects.filter(email=FORM["email"], is_active=False).exists()
 
 
@@ -172,10 +197,10 @@ def test_sign_up_is_throttled_per_address(client, smtp_server, settings):
     assert not User.objects.filter(email="shop9@example.com").exists()
 
 
-def test_password_reset_through_wagtail_works_with_the_e_mail_login(client, mailoutbox):
+def test_password_reset_through_wagtail_works_with_the_e_mail_login(client, mailoutbox, committed):
     User.objects.create_user("forgetful@example.com", "old-Password-123", is_active=True)
 
-    client.post("/admin/password_reset/", {"email": "forgetful@example.com"})
+    committed(client.post, "/admin/password_reset/", {"email": "forgetful@example.com"})
 
     (mail,) = mailoutbox
     link = re.search(r"https?://\S+/admin/password_reset/confirm/\S+/", mail.body).group(0)
@@ -186,3 +211,14 @@ def test_password_reset_through_wagtail_works_with_the_e_mail_login(client, mail
     )
     assert done.status_code == 302
     assert client.login(username="forgetful@example.com", password="new-Password-456")
+
+
+def test_the_worker_writes_the_mail_in_the_language_of_the_sign_up_page(
+    client, mailoutbox, committed
+):
+    response = committed(client.post, "/accounts/signup/", FORM, HTTP_ACCEPT_LANGUAGE="ru")
+
+    assert response.status_code == 200
+    (mail,) = mailoutbox
+    assert mail.subject == "Подтвердите адрес e-mail"
+    assert "Подтвердите адрес e-mail, чтобы начать пользоваться сервисом рассылок" in mail.body

@@ -1,4 +1,5 @@
-"""Actions on one mailing: send now (owner), disable and enable (owner or moderator).
+"""Actions on one mailing: send now (owner), disable (owner or moderator) and enable (whoever
+may undo who disabled it: ``permissions.OwnedRowsPolicy.instances_user_may_enable``).
 
 Each is a POST; a GET shows a confirmation page. The mailing is looked up through the
 permission policy, so another user's mailing is a 404 here as everywhere."""
@@ -24,9 +25,11 @@ class MailingActionView(View):
     button = ""
 
     def dispatch(self, request, *args, pk, **kwargs):
-        allowed = policy_for(Mailing).instances_user_has_permission_for(request.user, self.action)
-        self.mailing = get_object_or_404(allowed, pk=pk)
+        self.mailing = get_object_or_404(self.allowed(request.user), pk=pk)
         return super().dispatch(request, *args, **kwargs)
+
+    def allowed(self, user):
+        return policy_for(Mailing).instances_user_has_permission_for(user, self.action)
 
     def get(self, request):
         return TemplateResponse(
@@ -99,10 +102,16 @@ class DisableView(MailingActionView):
 
 
 class EnableView(DisableView):
+    """Who switched the mailing off decides who may switch it on (the policy): for anyone
+    else the mailing is a 404 here."""
+
     title = _("Enable mailing")
     question = _("Enable this mailing again? Its next slot goes out as scheduled.")
     button = _("Enable")
     enable = True
+
+    def allowed(self, user):
+        return policy_for(Mailing).instances_user_may_enable(user)
 
 
 def retryable_attempts(user):

@@ -107,7 +107,7 @@ class AttemptIndexView(scoped.IndexView):
         return super().get_base_queryset().select_related("mailing__message", "mailing__owner")
 
 
-class AttemptViewSet(scoped.ScopedModelViewSet):
+class AttemptViewSet(scoped.ReadOnlyModelViewSet):
     model = Attempt
     icon = "history"
     menu_label = _("Attempts")

@@ -19,12 +19,15 @@ from wagtail.admin.widgets.button import HeaderButton
 
 from mailings.admin import scoped
 from mailings.admin.forms import ClientForm, ClientImportForm
+from mailings.admin.widgets import SHOWN_CHOSEN
 from mailings.importing import ImportFileError, clients_import
 from mailings.models import Client
 from mailings.permissions import policy_for
 
 SEARCH_LIMIT = 20
-ADD_ALL_LIMIT = 10_000
+# "Add all matching" sends the ids as one field (widgets.ClientPicker), so the form takes
+# this many in a single POST.
+ADD_ALL_LIMIT = 100_000
 
 
 class ClientFilterSet(WagtailFilterSet):
@@ -99,21 +102,28 @@ class ClientImportView(View):
 
 
 class ClientSearchView(View):
-    """JSON for the client picker: the requesting user's own clients only."""
+    """JSON for the client picker: the requesting user's own subscribed clients. A search
+    answers the first few with their names; "all" answers every matching id (up to
+    ``ADD_ALL_LIMIT``) and the first ones the picker shows by name."""
 
     def get(self, request):
         clients = policy_for(Client).instances_user_has_any_permission_for(request.user, ["change"])
         query = request.GET.get("q", "").strip()
+        if "\x00" in query:  # PostgreSQL refuses NUL in text: not a search anyone types
+            return JsonResponse({"error": _("The search contains a NUL character.")}, status=400)
         if query:
             clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
         clients = clients.filter(unsubscribed_at__isnull=True).order_by("full_name", "email")
         total = clients.count()
-        limit = ADD_ALL_LIMIT if request.GET.get("all") else SEARCH_LIMIT
-        results = [
-            {"id": client.pk, "label": str(client)}
-            for client in clients.only("pk", "email", "full_name")[:limit]
-        ]
-        return JsonResponse({"results": results, "total": total, "more": total > len(results)})
+        named = clients.only("pk", "email", "full_name")
+        if not request.GET.get("all"):
+            results = [{"id": client.pk, "label": str(client)} for client in named[:SEARCH_LIMIT]]
+            return JsonResponse({"results": results, "total": total, "more": total > len(results)})
+        ids = list(clients.values_list("pk", flat=True)[:ADD_ALL_LIMIT])
+        results = [{"id": client.pk, "label": str(client)} for client in named[:SHOWN_CHOSEN]]
+        return JsonResponse(
+            {"ids": ids, "results": results, "total": total, "more": total > len(ids)}
+        )
 
 
 class ClientViewSet(scoped.ScopedModelViewSet):

@@ -41,7 +41,7 @@ class FailedDeliveryIndexView(scoped.IndexView):
         )
 
 
-class FailedDeliveryViewSet(scoped.ScopedModelViewSet):
+class FailedDeliveryViewSet(scoped.ReadOnlyModelViewSet):
     model = Delivery
     icon = "warning"
     menu_label = _("Failed deliveries")

@@ -6,10 +6,13 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
+from mailings import schedule
+from mailings.admin.widgets import ClientChoiceField
 from mailings.models import Client, Mailing, Message
 from mailings.permissions import policy_for
 
@@ -49,6 +52,22 @@ class MessageForm(OwnedForm):
         fields = ["subject", "body"]
         widgets = {"body": forms.Textarea(attrs={"rows": 16})}
 
+    # An e-mail, not a book: a longer text is a form error that keeps what was typed
+    # (DATA_UPLOAD_MAX_MEMORY_SIZE lets it reach the form).
+    body_max_chars = 1_000_000
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["body"].validators.append(
+            MaxLengthValidator(
+                self.body_max_chars,
+                message=_(
+                    "The text is too long: %(show_value)s characters; at most "
+                    "%(limit_value)s are allowed."
+                ),
+            )
+        )
+
 
 TIME_ZONES = sorted(available_timezones())
 
@@ -75,6 +94,8 @@ class MailingForm(OwnedForm):
             "time_zone",
             "is_enabled",
         ]
+        # A hundred thousand chosen clients are checked in a few queries, not one per id.
+        field_classes = {"clients": ClientChoiceField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,15 +118,45 @@ class MailingForm(OwnedForm):
         current = timezone.get_current_timezone()
         for name in ("start_at", "end_at"):
             moment = cleaned.get(name)
-            if moment is not None:
-                # Django read the wall clock in the editor's zone; it was meant in the
-                # mailing's.
-                wall = moment.astimezone(current).replace(tzinfo=None)
-                cleaned[name] = wall.replace(tzinfo=zone)
+            if moment is None:
+                continue
+            # Django read the wall clock in the editor's zone; it was meant in the mailing's.
+            wall = moment.astimezone(current).replace(tzinfo=None)
+            if not schedule.FIRST_YEAR <= wall.year <= schedule.LAST_YEAR:
+                self.add_error(name, self.out_of_range())
+                continue
+            cleaned[name] = wall.replace(tzinfo=zone)
         start_at, end_at = cleaned.get("start_at"), cleaned.get("end_at")
         if start_at and end_at and end_at <= start_at:
             self.add_error("end_at", _("The end must be after the start."))
+        elif end_at and end_at <= timezone.now() and self.moves_window():
+            self.add_error(
+                "end_at",
+                _("The end is in the past: this mailing would never go out."),
+            )
         return cleaned
+
+    @staticmethod
+    def out_of_range():
+        return forms.ValidationError(
+            _("Enter a date from %(first)s to %(last)s."),
+            code="out_of_range",
+            params={"first": schedule.FIRST_YEAR, "last": schedule.LAST_YEAR},
+        )
+
+    def moves_window(self) -> bool:
+        """A new mailing, or its start or end changed (to the minute, as the form shows
+        them): a window already closed and left as it was (an old mailing edited for
+        something else) is not an error."""
+        if self.instance._state.adding:
+            return True
+        for name in ("start_at", "end_at"):
+            entered, stored = self.cleaned_data.get(name), getattr(self.instance, name)
+            if entered is None or stored is None:
+                return True
+            if entered.replace(second=0, microsecond=0) != stored.replace(second=0, microsecond=0):
+                return True
+        return False
 
 
 class ClientImportForm(forms.Form):

@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, ObjectList
 from wagtail.admin.ui.menus import MenuItem
@@ -26,9 +27,9 @@ from mailings.admin import scoped
 from mailings.admin.actions import DisableView, EnableView, SendNowView
 from mailings.admin.attempts import attempt_result_columns
 from mailings.admin.filters import visible_owners
-from mailings.admin.forms import MailingForm
+from mailings.admin.forms import TIME_ZONES, MailingForm
 from mailings.admin.widgets import ClientPicker
-from mailings.models import Mailing, Message
+from mailings.models import Attempt, Mailing, Message
 from mailings.permissions import policy_for
 from mailings.reporting import with_stats
 
@@ -57,16 +58,32 @@ def action_buttons(user, mailing, *, menu: bool):
                 icon_name="mail",
             )
         )
-    if policy.permits(user, ["disable"], mailing):
-        name, label = ("disable", _("Disable")) if mailing.is_enabled else ("enable", _("Enable"))
+    if mailing.is_enabled and policy.permits(user, ["disable"], mailing):
         buttons.append(
             make(
-                label,
-                url=reverse(f"mailings_mailings:{name}", args=[mailing.pk]),
-                icon_name="cross" if mailing.is_enabled else "tick",
+                _("Disable"),
+                url=reverse("mailings_mailings:disable", args=[mailing.pk]),
+                icon_name="cross",
+            )
+        )
+    elif not mailing.is_enabled and policy.may_enable(user, mailing):
+        buttons.append(
+            make(
+                _("Enable"),
+                url=reverse("mailings_mailings:enable", args=[mailing.pk]),
+                icon_name="tick",
             )
         )
     return buttons
+
+
+def switch_state(mailing) -> str:
+    """On, off, or off by a moderator's hand (which its owner cannot undo: they see why)."""
+    if mailing.is_enabled:
+        return _("Enabled")
+    if mailing.disabled_by_moderator:
+        return _("Disabled by a moderator")
+    return pgettext_lazy("mailing", "Disabled")
 
 
 class ZonedDateColumn(Column):
@@ -85,13 +102,23 @@ class MailingIndexView(scoped.IndexView):
             *action_buttons(self.request.user, instance, menu=True),
         ]
 
+    @cached_property
+    def columns(self):
+        # Eleven columns: the mailing's name keeps room to be read, not a word per line
+        # (static/mailings/css/admin.css).
+        columns = super().columns
+        columns[0].classname = "mailings-name"
+        return columns
+
 
 class MailingCreateView(scoped.CreateView):
     def get_initial_form_instance(self):
         # A new mailing keeps its hour in its owner's time zone (their account setting,
         # which Wagtail makes the request's current zone).
+        # Its IANA name: Django's get_current_timezone_name() gives "-12" for Etc/GMT+12.
         mailing = super().get_initial_form_instance()
-        mailing.time_zone = timezone.get_current_timezone_name()
+        zone = getattr(timezone.get_current_timezone(), "key", None)
+        mailing.time_zone = zone if zone in TIME_ZONES else mailing.time_zone
         return mailing
 
     def save_instance(self):
@@ -101,8 +128,25 @@ class MailingCreateView(scoped.CreateView):
 
 
 class MailingEditView(scoped.EditView):
+    def get_form(self, *args, **kwargs):
+        form = super().get_form(*args, **kwargs)
+        # The "enabled" box is the same switch as the Enable action, with the same rule.
+        mailing = self.object
+        if not mailing.is_enabled and not policy_for(Mailing).may_enable(
+            self.request.user, mailing
+        ):
+            field = form.fields["is_enabled"]
+            field.disabled = True
+            field.help_text = _("Disabled by a moderator: only a moderator can enable it.")
+        return form
+
     def save_instance(self):
+        was_enabled = Mailing.objects.values_list("is_enabled", flat=True).get(pk=self.object.pk)
         mailing = super().save_instance()
+        if mailing.is_enabled != was_enabled:
+            services.mailing_set_enabled(
+                mailing=mailing, enabled=mailing.is_enabled, by=self.request.user
+            )
         services.mailing_save(mailing=mailing)
         return mailing
 
@@ -120,7 +164,9 @@ class MailingInspectView(scoped.InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         mailing = self.object
-        context["stats"] = with_stats(Mailing.objects.filter(pk=mailing.pk)).get()
+        context["stats"] = stats = with_stats(Mailing.objects.filter(pk=mailing.pk)).get()
+        if stats.last_run_status:  # its label, in the reader's language
+            stats.last_run_status = Attempt.Status(stats.last_run_status).label
         clients = mailing.clients.order_by("full_name", "email")
         attempts = mailing.attempts.order_by("-scheduled_for")
         context.update(
@@ -166,7 +212,7 @@ class MailingViewSet(scoped.ScopedModelViewSet):
         "__str__",
         StatusTagColumn("get_status_display", label=_("Status"), sort_key="status"),
         Column("get_periodicity_display", label=_("Periodicity"), sort_key="periodicity"),
-        BooleanColumn("is_enabled", label=_("Enabled")),
+        Column("is_enabled", label=_("Enabled"), accessor=switch_state, sort_key="is_enabled"),
         ZonedDateColumn("start_at", label=_("Start"), sort_key="start_at"),
         ZonedDateColumn("end_at", label=_("End"), sort_key="end_at"),
         ZonedDateColumn("next_run_at", label=_("Next run"), sort_key="next_run_at"),

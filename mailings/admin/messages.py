@@ -83,7 +83,9 @@ class MessagePreviewView(OwnMessageMixin, View):
             .filter(unsubscribed_at__isnull=True)
         )
         chosen = request.GET.get("client")
-        client = clients.filter(pk=chosen).first() if chosen and chosen.isdigit() else None
+        # str.isdigit() is true for "²" too, which int() refuses: ASCII digits only.
+        plain = chosen and chosen.isascii() and chosen.isdigit() and len(chosen) <= 18
+        client = clients.filter(pk=int(chosen)).first() if plain else None
         client = client or clients.order_by("pk").first()
         name, email = (
             (client.full_name, client.email)
@@ -110,23 +112,33 @@ class MessagePreviewView(OwnMessageMixin, View):
                 "header_icon": "view",
                 "edit_url": reverse("mailings_messages:edit", args=[message.pk]),
                 "send_test_url": send_test_url(message),
+                "last_test": services.message_last_test(message=message, by=request.user),
                 "from_email": settings.DEFAULT_FROM_EMAIL,
             },
         )
 
 
 class MessageSendTestView(OwnMessageMixin, View):
+    """A worker sends the test; the preview page says how it went (``last_test``)."""
+
     def post(self, request):
         message = self.message
-        result = services.message_send_test(
-            message=message, to=request.user.email, full_name=composing.SAMPLE_NAME
-        )
-        if result.ok:
-            flash.success(request, _("A test was sent to %(email)s.") % {"email": result.detail})
+        if services.message_send_test(message=message, by=request.user):
+            flash.success(
+                request,
+                _(
+                    "A test to %(email)s is queued and goes out in a moment. Reload this "
+                    "page to see whether the mail server took it."
+                )
+                % {"email": request.user.email},
+            )
         else:
             flash.error(
                 request,
-                _("The test could not be sent: %(reason)s") % {"reason": result.detail},
+                _(
+                    "The test could not be queued: the background service is not "
+                    "reachable. Nothing was sent; try again in a few minutes."
+                ),
             )
         return redirect(preview_url(message))
 

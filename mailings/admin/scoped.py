@@ -15,10 +15,12 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.admin_url_finder import NullAdminURLFinder
 from wagtail.admin.ui.tables import Column
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
 
+from mailings.admin.exports import SafeCSVExportMixin
 from mailings.permissions import policy_for
 
 VIEW_ACTIONS = ["view", "change", "delete"]
@@ -59,9 +61,15 @@ class ScopedMixin(ForbiddenMixin):
         )
 
 
-class IndexView(ScopedMixin, generic.IndexView):
+class IndexView(SafeCSVExportMixin, ScopedMixin, generic.IndexView):
     def get_base_queryset(self):
         return self.scoped_queryset()
+
+    @cached_property
+    def add_item_label(self):
+        # Wagtail's "Add %(model_name)s" reads "Добавить рассылка" in Russian: a model that
+        # names its own button ("Add mailing", "Добавить рассылку") is asked first.
+        return getattr(self.model, "add_label", None) or super().add_item_label
 
     @cached_property
     def columns(self):
@@ -135,3 +143,24 @@ class ScopedModelViewSet(ModelViewSet):
             path("add/", self.add_view, name="add"),
             path("new/", self.add_view),
         ]
+
+
+class ReadOnlyModelViewSet(ScopedModelViewSet):
+    """Rows the engine makes and nobody edits (runs, deliveries): a listing and, where the
+    viewset registers one, an inspect page. Wagtail links to add, edit, delete, history and
+    usage views whenever the user holds those model permissions, as a superuser does; with
+    the views not registered that was a NoReverseMatch (a 500), so the links are off."""
+
+    url_finder_class = NullAdminURLFinder
+
+    def get_common_view_kwargs(self, **kwargs):
+        return super().get_common_view_kwargs(
+            **{
+                "add_url_name": None,
+                "edit_url_name": None,
+                "delete_url_name": None,
+                "history_url_name": None,
+                "usage_url_name": None,
+                **kwargs,
+            }
+        )

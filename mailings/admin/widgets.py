@@ -1,10 +1,32 @@
-"""A multi-select for clients that stays usable with thousands of them: the page holds only
-the chosen ones, and a search box asks the server (scoped to the user's own clients)."""
+"""A multi-select for clients that stays usable with a hundred thousand of them: the page
+holds the chosen ids in one hidden field (a comma-separated list, so "Add all matching" posts
+one field, not one per client, and stays under ``DATA_UPLOAD_MAX_NUMBER_FIELDS``), shows the
+first few chosen by name, and a search box asks the server (the user's own clients only).
+
+The form field behind it is still a ``ModelMultipleChoiceField`` over the owner's clients:
+this widget only turns the one field into the list of ids that field validates.
+"""
 
 from __future__ import annotations
 
 from django import forms
 from django.urls import reverse
+
+SHOWN_CHOSEN = 10  # chosen clients shown by name; the rest are counted
+
+
+def client_ids(values) -> list[str]:
+    """Every id in ``values`` (comma-separated lists, or one id each), in order, once."""
+    ids = []
+    for value in values:
+        ids.extend(part.strip() for part in str(value).split(","))
+    return list(dict.fromkeys(part for part in ids if part))
+
+
+def plain_ids(ids) -> list[int]:
+    """The ids that can be looked up at all (small non-negative integers); the form field
+    reports the others, the widget only must not fail on them while showing the form."""
+    return [int(pk) for pk in ids if pk.isascii() and pk.isdigit() and len(pk) <= 18]
 
 
 class ClientPicker(forms.SelectMultiple):
@@ -17,19 +39,67 @@ class ClientPicker(forms.SelectMultiple):
         super().__init__(attrs)
         self.search_url_name = search_url_name
 
-    def optgroups(self, name, value, attrs=None):
-        # Render the chosen clients only; listing every client would not scale.
-        chosen = [pk for pk in value if pk]
-        queryset = getattr(self.choices, "queryset", None)
-        if queryset is None or not chosen:
-            return [(None, [], 0)]
-        options = [
-            self.create_option(name, client.pk, str(client), True, index)
-            for index, client in enumerate(queryset.filter(pk__in=chosen))
-        ]
-        return [(None, options, 0)]
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name) or ""]
+        return client_ids(values)
+
+    def format_value(self, value):
+        if value is None:
+            return []
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return client_ids(getattr(item, "pk", item) for item in value if item is not None)
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        context["widget"]["search_url"] = reverse(self.search_url_name)
+        ids = context["widget"]["value"]
+        queryset = getattr(self.choices, "queryset", None)
+        shown = plain_ids(ids[:SHOWN_CHOSEN])
+        labels = {}
+        if queryset is not None and shown:
+            labels = {str(client.pk): str(client) for client in queryset.filter(pk__in=shown)}
+        context["widget"].update(
+            search_url=reverse(self.search_url_name),
+            ids=",".join(ids),
+            labels=labels,
+            shown_chosen=SHOWN_CHOSEN,
+        )
         return context
+
+    def optgroups(self, name, value, attrs=None):
+        return []  # the chosen ids are one hidden field (get_context), never one <option> each
+
+
+class ClientChoiceField(forms.ModelMultipleChoiceField):
+    """The chosen clients, as ids, checked against the field's queryset (the owner's
+    clients) in a few large queries: Django's own check builds a query per id, which for a
+    hundred thousand takes longer than a request may. An id that is not a plain number, or
+    not one of those clients, is the usual form error; the cleaned value is the list of ids
+    (``clients.set`` takes ids)."""
+
+    batch_size = 10_000
+
+    def _check_values(self, value):
+        ids = []
+        for pk in value:
+            text = str(pk)
+            if not (text.isascii() and text.isdigit() and len(text) <= 18):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": text[:40]},
+                )
+            ids.append(int(text))
+        ids = list(dict.fromkeys(ids))
+        found = set()
+        for start in range(0, len(ids), self.batch_size):
+            batch = ids[start : start + self.batch_size]
+            found.update(self.queryset.filter(pk__in=batch).values_list("pk", flat=True))
+        for pk in ids:
+            if pk not in found:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": pk},
+                )
+        return ids

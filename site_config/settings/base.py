@@ -8,6 +8,7 @@ the embedded default: SQLite, a file cache and kombu's filesystem broker, all un
 
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from site_config.env import (
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "site_config.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -101,6 +103,15 @@ DATABASES = {"default": database_config(DATABASE_URL, VAR_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": cache_config(REDIS_URL, VAR_DIR)}
+# Wagtail keeps image renditions in the cache named "renditions" when there is one, else in the
+# default one, and fails with it. This one takes a failure for a miss (the rendition is read
+# from the database), so an unreachable cache cannot break a page with an image: the same Redis
+# with its errors ignored, else memory (docs/caching.md).
+CACHES["renditions"] = (
+    {**CACHES["default"], "OPTIONS": {**CACHES["default"]["OPTIONS"], "IGNORE_EXCEPTIONS": True}}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "renditions"}
+)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -112,10 +123,37 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "wagtailadmin_login"
 LOGIN_REDIRECT_URL = "wagtailadmin_home"
 WAGTAILADMIN_USER_LOGIN_FORM = "accounts.forms.LoginForm"
+# Password-reset mail goes out through the worker, and the requests are throttled.
+WAGTAILADMIN_USER_PASSWORD_RESET_FORM = "accounts.forms.PasswordResetForm"  # noqa: S105
+# The address is changed through accounts' own panel, which confirms the new one by a link.
+WAGTAIL_EMAIL_MANAGEMENT_ENABLED = False
 ACCOUNT_CONFIRMATION_DAYS = env_int("ACCOUNT_CONFIRMATION_DAYS", 3)
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)  # wrong passwords before a cool-off
 LOGIN_COOLOFF_SECONDS = env_int("LOGIN_COOLOFF_SECONDS", 900)
 SIGNUP_LIMIT_PER_HOUR = env_int("SIGNUP_LIMIT_PER_HOUR", 10)  # sign-ups and resends per address
+# Reverse proxies in front of the web process that append the client's address to
+# X-Forwarded-For (nginx: 1). 0: the client is REMOTE_ADDR, and X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- Content-Security-Policy (site_config/csp.py adds what the Wagtail admin needs) -----------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Wagtail's dashboard would ask releases.wagtail.org for a newer version from the browser: a
+# self-hosted service calls no third party (like the Gravatar setting below), and connect-src
+# stays 'self'.
+WAGTAIL_ENABLE_UPDATE_CHECK = False
 
 # --- Language and time ------------------------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")
@@ -161,6 +199,10 @@ WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAILIMAGES_MAX_UPLOAD_SIZE = 10 * 1024 * 1024
 WAGTAILDOCS_EXTENSIONS = ["csv", "pdf", "txt", "xlsx"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+# Above Django's 2.5 MB: a message body over its own limit (1,000,000 characters, a form
+# error that keeps the text) must reach the form, and the client picker posts up to
+# 100,000 ids in one field. Past this the answer is a bare 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # `seed_demo` creates accounts with public passwords; production.py turns this off.
 DEMO_DATA_ALLOWED = True
@@ -173,7 +215,7 @@ MAILINGS_RETRY_BASE_DELAY = env_int("MAILINGS_RETRY_BASE_DELAY", 30)
 MAILINGS_MAX_TRIES = env_int("MAILINGS_MAX_TRIES", 5)  # per delivery, and per run's connection
 MAILINGS_CHUNK_SIZE = env_int("MAILINGS_CHUNK_SIZE", 100)  # deliveries claimed at a time
 MAILINGS_FLUSH_EVERY = env_int("MAILINGS_FLUSH_EVERY", 20)  # results written in bulk
-MAILINGS_LEASE_SECONDS = env_int("MAILINGS_LEASE_SECONDS", 120)
+MAILINGS_LEASE_SECONDS = env_int("MAILINGS_LEASE_SECONDS", 15)
 MAILINGS_WORK_BUDGET = env_int("MAILINGS_WORK_BUDGET", 60)  # seconds a task sends, then requeues
 MAILINGS_PARALLELISM = env_int("MAILINGS_PARALLELISM", 2)  # chunk tasks sharing one run
 MAILINGS_BREAKER_THRESHOLD = env_int("MAILINGS_BREAKER_THRESHOLD", 5)

@@ -35,6 +35,7 @@ ACCOUNT_CONFIRMATION_DAYS = 3
 LOGIN_FAILURE_LIMIT = 5
 LOGIN_COOLOFF_SECONDS = 900
 SIGNUP_LIMIT_PER_HOUR = 10
+TRUSTED_PROXY_COUNT = 0
 HOME_COUNTERS_TTL = 60
 MAILINGS_DISPATCH_INTERVAL = 10
 MAILINGS_RATE_LIMIT = 0.0
@@ -43,7 +44,7 @@ MAILINGS_RETRY_MAX_DELAY = 1800
 MAILINGS_MAX_TRIES = 5
 MAILINGS_CHUNK_SIZE = 100
 MAILINGS_FLUSH_EVERY = 20
-MAILINGS_LEASE_SECONDS = 120
+MAILINGS_LEASE_SECONDS = 15
 MAILINGS_WORK_BUDGET = 60
 MAILINGS_PARALLELISM = 2
 MAILINGS_BREAKER_THRESHOLD = 5
@@ -54,7 +55,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # same Redis, and from a second copy of the suite running at the same time (with its own
 # VAR_DIR and database): the run's key is derived from its VAR_DIR.
 RUN_KEY = hashlib.sha256(str(VAR_DIR).encode()).hexdigest()[:10]
-CACHES["default"]["KEY_PREFIX"] = f"test-{RUN_KEY}"
+for _cache in CACHES.values():
+    _cache["KEY_PREFIX"] = f"test-{RUN_KEY}"
 # Processes that tests start (workers, beat) get a queue of their own through
 # TEST_CELERY_QUEUE; an operator's CELERY_QUEUE is never the suite's.
 CELERY_TASK_DEFAULT_QUEUE = env_str("TEST_CELERY_QUEUE", f"test-suite-{RUN_KEY}")

@@ -40,10 +40,12 @@ class RecordingHandler:
 class TestSMTPServer:
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = False) -> None:
         self.handler = RecordingHandler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8
+        )
 
     @property
     def received(self) -> list[Received]:

@@ -1,0 +1,31 @@
+"""Spreadsheet exports that a spreadsheet program cannot be made to run.
+
+A CSV cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return, which
+some programs skip before looking) is read as a formula by Excel, LibreOffice and Google
+Sheets: a client's name or a message's subject, typed by one user, would run in the
+spreadsheet of whoever exports it (a manager exports every user's mailings). As OWASP's
+"CSV injection" advice says, such a cell is written with a leading single quote, which the
+programs show as text. XLSX needs nothing: Wagtail writes every such cell as a string.
+"""
+
+from __future__ import annotations
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """``value`` as a CSV cell no spreadsheet reads as a formula (other values unchanged)."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+class SafeCSVExportMixin:
+    """For a view with Wagtail's ``SpreadsheetExportMixin``: every CSV cell through
+    ``csv_safe``, after the view's own preprocessing (dates, lists) made it a string."""
+
+    def preprocess_field_value(self, field, value, export_format):
+        value = super().preprocess_field_value(field, value, export_format)
+        if export_format == self.FORMAT_CSV:
+            return csv_safe(value)
+        return value
