@@ -103,7 +103,8 @@ class BlockView(ModeratorOnlyMixin, View):
             "accounts/confirm_block.html",
             {
                 "target": self.target,
-                "block": self.block,
+                # Not "block": inside {% block %} Django names the block being rendered so.
+                "blocking": self.block,
                 "page_title": _("Block user") if self.block else _("Unblock user"),
                 "header_icon": "user",
                 "cancel_url": reverse("accounts_users:index"),

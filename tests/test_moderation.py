@@ -188,3 +188,19 @@ def test_login_is_throttled_and_the_cool_off_lifts_by_itself(settings):
         return response.status_code == 302
 
     assert wait_until(signs_in, timeout=60, interval=0.5)  # the cool-off lifts by itself
+
+
+def test_the_unblock_confirmation_says_unblock(manager, shop):
+    # Issue 16, item 4: the page said "Block …?" with a "Block" button: Django's template
+    # engine names the block being rendered ``block``, hiding the view's variable of that name.
+    owner, _ = shop
+    browser_for(manager).post(f"/admin/accounts/users/{owner.pk}/block/")
+
+    page = browser_for(manager).get(f"/admin/accounts/users/{owner.pk}/unblock/")
+    text = page.content.decode()
+
+    assert f"Unblock {owner.email}?" in text
+    assert f"Block {owner.email}?" not in text
+    assert '<button type="submit" class="button">Unblock</button>' in text
+    block_page = browser_for(manager).get(f"/admin/accounts/users/{owner.pk}/block/")
+    assert f"Block {owner.email}?" in block_page.content.decode()
