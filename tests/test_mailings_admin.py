@@ -348,3 +348,19 @@ def test_the_attempts_listing_links_each_run_to_its_page(client, owner):
     html = client.get("/admin/mailings/attempts/").content.decode()
 
     assert f'href="/admin/mailings/attempts/inspect/{attempt.pk}/"' in html
+
+
+@pytest.mark.parametrize("listing", ["clients", "messages"])
+def test_the_updated_column_shows_when_a_row_was_changed(client, listing):
+    # Issue 16, item 7: the column read Wagtail's log-based annotation, always empty here.
+    owner = UserFactory(role="Users")
+    row = (ClientFactory if listing == "clients" else MessageFactory)(owner=owner)
+    model = Client if listing == "clients" else Message
+    model.objects.filter(pk=row.pk).update(updated_at=timezone.now() - timedelta(days=3))
+    client.force_login(owner)
+
+    html = client.get(f"/admin/mailings/{listing}/").content.decode()
+
+    cells = re.findall(r'<td class="updated">(.*?)</td>', html, re.S)
+    assert len(cells) == 1
+    assert "3" in cells[0] and "day" in cells[0]

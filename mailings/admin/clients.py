@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.panels import FieldPanel, ObjectList
-from wagtail.admin.ui.tables import BooleanColumn, Column, UpdatedAtColumn
+from wagtail.admin.ui.tables import BooleanColumn, Column, DateColumn
 from wagtail.admin.widgets.button import HeaderButton
 
 from mailings.admin import scoped
@@ -138,7 +138,7 @@ class ClientViewSet(scoped.ScopedModelViewSet):
         "email",
         BooleanColumn("is_subscribed", label=_("Subscribed")),
         Column("comment", label=_("Comment")),
-        UpdatedAtColumn(),
+        DateColumn("updated_at", label=_("Updated"), sort_key="updated_at", classname="updated"),
     ]
     list_export = ["full_name", "email", "comment", "unsubscribed_at", "created_at"]
     export_filename = "clients"

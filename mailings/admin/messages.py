@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from wagtail.admin.panels import FieldPanel, ObjectList
 from wagtail.admin.ui.menus import MenuItem
-from wagtail.admin.ui.tables import Column, UpdatedAtColumn
+from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.widgets.button import Button
 
 from mailings import composing, services, unsubscribe
@@ -151,7 +151,11 @@ class MessageViewSet(scoped.ScopedModelViewSet):
     url_namespace = "mailings_messages"
     index_view_class = MessageIndexView
     edit_view_class = MessageEditView
-    list_display = ["subject", Column("body", label=_("Text")), UpdatedAtColumn()]
+    list_display = [
+        "subject",
+        Column("body", label=_("Text")),
+        DateColumn("updated_at", label=_("Updated"), sort_key="updated_at", classname="updated"),
+    ]
     list_export = ["subject", "body", "created_at", "updated_at"]
     export_filename = "messages"
     search_fields = ["subject", "body"]
