@@ -71,3 +71,22 @@ def test_the_compiled_catalogue_translates_every_entry_of_the_source():
     ]
     assert untranslated == []
     assert 'msgstr ""\n\n' not in source.split("\n\n", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(1, "1 клиент"), (3, "3 клиента"), (6, "6 клиентов"), (11, "11 клиентов"), (21, "21 клиент")],
+)
+def test_the_listing_counts_in_russian_plural_forms(client, count, expected):
+    # Issue 16: Wagtail's own label put the number beside the plural name ("6 клиенты").
+    owner = UserFactory(role="Users")
+    profile = UserProfile.get_for_user(owner)
+    profile.preferred_language = "ru"
+    profile.save()
+    ClientFactory.create_batch(count, owner=owner)
+    client.force_login(owner)
+
+    html = client.get("/admin/mailings/clients/").content.decode()
+
+    assert re.search(re.escape(expected) + r"(?!\w)", html), expected
+    assert f"{count} клиенты" not in html

@@ -15,7 +15,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from wagtail.admin.admin_url_finder import NullAdminURLFinder
+from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.ui.tables import Column
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -61,7 +63,25 @@ class ScopedMixin(ForbiddenMixin):
         )
 
 
+class CountingPaginator(WagtailPaginator):
+    """ "6 клиентов", not Wagtail's "6 клиенты" (a number beside the plural name): a model
+    with a ``count_label`` says its count in the reader's plural form."""
+
+    @cached_property
+    def items_count_label(self):
+        counted = {
+            "mailings.client": lambda n: ngettext("%(count)s client", "%(count)s clients", n),
+            "mailings.message": lambda n: ngettext("%(count)s message", "%(count)s messages", n),
+            "mailings.mailing": lambda n: ngettext("%(count)s mailing", "%(count)s mailings", n),
+        }.get(self.model._meta.label_lower if self.model else "")
+        if counted is None:
+            return super().items_count_label
+        return counted(self.count) % {"count": self.count}
+
+
 class IndexView(SafeCSVExportMixin, ScopedMixin, generic.IndexView):
+    paginator_class = CountingPaginator
+
     def get_base_queryset(self):
         return self.scoped_queryset()
 
