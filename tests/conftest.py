@@ -3,6 +3,7 @@ import pytest
 from blog.models import BlogIndexPage
 from home.models import HomePage
 from tests.factories import SuperuserFactory, UserFactory
+from tests.support import broker
 from tests.support.cache import clear_cache
 from tests.support.faulty_smtp import FaultySMTPServer
 from tests.support.smtp import TestSMTPServer, point_django_mail_at
@@ -74,3 +75,9 @@ def faulty_smtp(settings, request):
         settings.MAILINGS_BREAKER_THRESHOLD = 1000
         settings.MAILINGS_RATE_LIMIT = 0
         yield server
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """The broker is unreachable for the test (tests/support/broker.py)."""
+    yield from broker.broker_down(monkeypatch)

@@ -7,36 +7,9 @@ from django.utils import timezone
 
 from mailings import dispatching
 from mailings.models import Attempt, Mailing
-from site_config.celery import app
 from tests.factories import ClientFactory, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def reset_connection_pools():
-    # Publishing reuses pooled connections; after switching brokers they must be rebuilt.
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def broker_down(monkeypatch):
-    # Celery prefers a CELERY_BROKER_URL in the environment to its configuration.
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    saved = {
-        "broker_url": app.conf.broker_url,
-        "broker_transport_options": app.conf.broker_transport_options,
-    }
-    app.conf.update(
-        broker_url="redis://127.0.0.1:1/0",
-        broker_transport_options={"socket_connect_timeout": 1},
-    )
-    reset_connection_pools()
-    yield
-    app.conf.update(saved)
-    reset_connection_pools()
 
 
 def test_saving_a_mailing_with_redis_down_succeeds(

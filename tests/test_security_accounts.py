@@ -463,29 +463,6 @@ def test_a_real_worker_sends_the_sign_up_link(client):
     assert User.objects.get(email=FORM["email"]).is_active
 
 
-@pytest.fixture
-def broker_down(monkeypatch):
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    saved = {
-        "broker_url": app.conf.broker_url,
-        "broker_transport_options": app.conf.broker_transport_options,
-    }
-    app.conf.update(
-        broker_url=UNREACHABLE_REDIS, broker_transport_options={"socket_connect_timeout": 1}
-    )
-    reset_connection_pools()
-    yield
-    app.conf.update(saved)
-    reset_connection_pools()
-
-
-def reset_connection_pools():
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_sign_up_with_the_broker_down_answers_and_asks_to_resend_later(
     client, broker_down, caplog, mailoutbox

@@ -441,9 +441,8 @@ def test_a_three_megabyte_message_body_is_a_form_error_that_keeps_the_text(clien
 def test_send_a_test_is_sent_by_a_worker_and_its_result_shown_afterwards(client):
     import uuid
 
-    from kombu import pools as kombu_pools
-
     from site_config.celery import app
+    from tests.support.broker import reset_connection_pools
     from tests.support.faulty_smtp import FaultySMTPServer
     from tests.support.processes import (
         celery_worker,
@@ -451,7 +450,6 @@ def test_send_a_test_is_sent_by_a_worker_and_its_result_shown_afterwards(client)
         use_default_queue,
         wait_until,
     )
-    from tests.test_broker_down import reset_connection_pools
 
     owner = UserFactory(role="Users", email="tester@example.com")
     client.force_login(owner)
@@ -462,7 +460,6 @@ def test_send_a_test_is_sent_by_a_worker_and_its_result_shown_afterwards(client)
     with FaultySMTPServer() as smtp:
         smtp.mode = "slow"  # accepts, then never answers
         # A broker-down test before this one closed the pools kombu keeps per broker URL.
-        kombu_pools.reset()
         reset_connection_pools()
         use_default_queue(queue)
         worker = None
@@ -495,31 +492,12 @@ def test_send_a_test_is_sent_by_a_worker_and_its_result_shown_afterwards(client)
     assert "Your last test was sent to tester@example.com" in client.get(preview).content.decode()
 
 
-def test_send_a_test_with_the_broker_down_says_so(client, monkeypatch):
-    from kombu import pools as kombu_pools
-
-    from site_config.celery import app
-    from tests.test_broker_down import reset_connection_pools
-
+def test_send_a_test_with_the_broker_down_says_so(client, broker_down):
     owner = UserFactory(role="Users")
     client.force_login(owner)
     message = MessageFactory(owner=owner)
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    saved = {
-        "broker_url": app.conf.broker_url,
-        "broker_transport_options": app.conf.broker_transport_options,
-    }
-    app.conf.update(
-        broker_url="redis://127.0.0.1:1/0",
-        broker_transport_options={"socket_connect_timeout": 1},
-    )
-    reset_connection_pools()
-    try:
-        response = client.post(f"/admin/mailings/messages/send-test/{message.pk}/", follow=True)
-    finally:
-        app.conf.update(saved)
-        reset_connection_pools()
-        kombu_pools.reset()
+
+    response = client.post(f"/admin/mailings/messages/send-test/{message.pk}/", follow=True)
 
     assert response.status_code == 200
     html = response.content.decode()
