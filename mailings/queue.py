@@ -5,8 +5,9 @@ while it sends (``Hold.renew``), so a slow mail server never lets a delivery go 
 worker while the first still holds it; a worker that dies stops renewing (its ``Keeper``
 thread dies with it), and the next claim after the lease takes its deliveries again.
 
-Whether a delivery may still be sent is asked again at every claim and every renewal: a
-client who unsubscribed, left the mailing or was deleted since the run began is skipped.
+Whether a delivery may still be sent is asked again at every claim and before every flush's
+messages go (``Hold.check``, or a renewal): a client who unsubscribed, left the mailing or
+was deleted since the run began is skipped.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def fill(attempt: Attempt) -> None:
 
 @dataclass(frozen=True)
 class Renewal:
+    asked: frozenset[int]  # the deliveries asked about
     held: dict[int, str]  # delivery id -> why not to send it after all (or ""), still held
     sendable: bool | None  # whether the mailing may still send (None: nothing held to ask)
 
@@ -104,10 +106,16 @@ class Hold:
 
     def renew(self, ids: list[int]) -> Renewal:
         with self.lock:
-            return self._renew(ids)
+            return self._ask(ids, extend=True)
 
-    def _renew(self, ids: list[int]) -> Renewal:
-        until = lease_end(timezone.now())
+    def check(self, ids: list[int]) -> Renewal:
+        """What a renewal says, without extending the lease: a read, no write (the send
+        loop asks before every flush; the lease itself is renewed a few times per lease)."""
+        with self.lock:
+            return self._ask(ids, extend=False)
+
+    def _ask(self, ids: list[int], *, extend: bool) -> Renewal:
+        until = lease_end(timezone.now()) if extend else None
         rows = sql.renew_deliveries(
             ids=ids,
             mailing_id=self.mailing_id,
@@ -116,11 +124,12 @@ class Hold:
             until=until,
             reasons=SKIP_REASONS,
         )
-        # None still held (taken by others, or all recorded): the old moment stays the fence.
-        self.until = until if rows else self.until
-        self.renewed_at = time.monotonic()
+        if until is not None:
+            # None still held (taken by others, or all recorded): the old moment stays the fence.
+            self.until = until if rows else self.until
+            self.renewed_at = time.monotonic()
         sendable = all(row[2] for row in rows) if rows else None
-        return Renewal({pk: reason for pk, reason, _ in rows}, sendable)
+        return Renewal(frozenset(ids), {pk: reason for pk, reason, _ in rows}, sendable)
 
     def keep(self, *, stalled_after: float) -> bool:
         """The keeper's renewal: all that is still held, when a third of the lease has gone
@@ -133,7 +142,7 @@ class Hold:
             stalled = time.monotonic() - self.progress_at > stalled_after
             if fresh or stalled:
                 return False
-            self._renew([d.pk for d in self.deliveries])
+            self._ask([d.pk for d in self.deliveries], extend=True)
             return True
         finally:
             self.lock.release()

@@ -11,6 +11,7 @@ a worker dies between sending and writing its results (at most one flush, docs/s
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import deque
@@ -189,11 +190,17 @@ def renew(
     session: smtp.Connection,
     tally: ledger.Tally,
 ) -> tuple[deque[queue.Claimed], bool]:
-    """Renew the hold on what is left to send; returns what may still go, and whether the
+    """Ask whether what the next flush sends may still go (renewing the hold on all that is
+    left when a third of the lease has gone by); returns what may still go, and whether the
     mailing was paused. The delivery whose envelope is already on its way (pipelining) goes
     out with this flush unless it is no longer this worker's or the mailing was paused:
     then the session is abandoned, which the server takes as no message."""
-    renewal = hold.renew([d.pk for d in pending])
+    if hold.age() >= settings.MAILINGS_LEASE_SECONDS / 3:
+        renewal = hold.renew([d.pk for d in pending])
+    else:  # only what the next flush sends: the rest is asked before its own turn
+        renewal = hold.check(
+            [d.pk for d in itertools.islice(pending, settings.MAILINGS_FLUSH_EVERY)]
+        )
     attempt.available_at = ledger.renew_lease(
         attempt.pk, now=timezone.now(), held_until=attempt.available_at
     )
@@ -204,6 +211,9 @@ def renew(
     kept: deque[queue.Claimed] = deque()
     skips = {}
     for index, delivery in enumerate(pending):
+        if delivery.pk not in renewal.asked:
+            kept.append(delivery)
+            continue
         if delivery.pk not in renewal.held:
             continue  # another worker's now: its lease ran out here
         reason = renewal.held[delivery.pk]

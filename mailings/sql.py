@@ -13,7 +13,7 @@ Why by hand (each measured, docs/benchmarks.md):
   travels through Python and the statement is all or nothing.
 - ``claim_deliveries``: ``UPDATE … WHERE id IN (… FOR UPDATE SKIP LOCKED) RETURNING``: one
   round trip instead of select, update and load; ``renew_deliveries`` extends a claim and
-  says in the same round trip which of its deliveries may still be sent.
+  says in the same round trip which of its deliveries may still be sent (or only says it).
 - ``increment_returning``: ``UPDATE … SET n = n + 1 … RETURNING n``: an atomic count and its
   new value in one statement.
 
@@ -298,13 +298,14 @@ def renew_deliveries(
     mailing_id: int,
     pending: str,
     held_until: datetime,
-    until: datetime,
+    until: datetime | None,
     reasons: dict[str, str],
 ) -> list[tuple[int, str, bool]]:
-    """Extend the lease of deliveries a worker still holds: those still pending whose lease
-    still ends at ``held_until`` (the moment this worker's claim or last renewal set: no
-    other claim can have set the same one). Returns (id, why not to send it or '', whether
-    the mailing may still send) for each delivery still held."""
+    """Extend the lease of deliveries a worker still holds (to ``until``): those still
+    pending whose lease still ends at ``held_until`` (the moment this worker's claim or last
+    renewal set: no other claim can have set the same one). Returns (id, why not to send it
+    or '', whether the mailing may still send) for each delivery still held. With ``until``
+    None the same question is asked and nothing is written (a check between renewals)."""
     vendor = _vendor()
     if not ids:
         return []
@@ -321,20 +322,17 @@ def renew_deliveries(
         f"EXISTS (SELECT 1 FROM {mailings} AS mm JOIN {users} AS u ON u.{user_pk} = mm.{owner_id}"  # noqa: S608
         f" WHERE mm.{mailing_pk} = %s AND mm.{is_enabled} AND u.{is_active})"
     )
-    sql = (
-        f"UPDATE {table} SET {available_at} = %s"  # noqa: S608
-        f" WHERE {among} AND {status} = %s AND {available_at} = %s"
-        f" RETURNING {pk}, {reason}, {sendable}"
-    )
     field = Delivery._meta.get_field("available_at")
-    params = [
-        field.get_db_prep_value(until, connection),
-        *among_params,
-        pending,
-        field.get_db_prep_value(held_until, connection),
-        *reason_params,
-        mailing_id,
-    ]
+    held = f"{among} AND {status} = %s AND {available_at} = %s"
+    held_params = [*among_params, pending, field.get_db_prep_value(held_until, connection)]
+    returned = f"{pk}, {reason}, {sendable}"
+    returned_params = [*reason_params, mailing_id]
+    if until is None:
+        sql = f"SELECT {returned} FROM {table} WHERE {held}"  # noqa: S608
+        params = [*returned_params, *held_params]
+    else:
+        sql = f"UPDATE {table} SET {available_at} = %s WHERE {held} RETURNING {returned}"  # noqa: S608
+        params = [field.get_db_prep_value(until, connection), *held_params, *returned_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(row[0], row[1], bool(row[2])) for row in cursor.fetchall()]

@@ -174,6 +174,39 @@ def test_a_renewal_takes_back_nothing_another_worker_claimed_and_sees_a_pause():
     assert paused[0] == mine.pk and paused[2] is False
 
 
+def test_a_check_asks_what_a_renewal_asks_and_writes_nothing():
+    attempt = AttemptFactory()
+    mine, left, theirs = (DeliveryFactory(attempt=attempt) for _ in range(3))
+    attempt.mailing.clients.add(mine.client, theirs.client)
+    now = attempt.scheduled_for
+    Delivery.objects.filter(pk__in=[mine.pk, left.pk]).update(available_at=now)
+    Delivery.objects.filter(pk=theirs.pk).update(available_at=now.replace(year=now.year + 1))
+    check = {
+        "ids": [mine.pk, left.pk, theirs.pk],
+        "mailing_id": attempt.mailing_id,
+        "pending": "pending",
+        "held_until": now,
+        "until": None,
+        "reasons": queue.SKIP_REASONS,
+    }
+
+    rows = sql.renew_deliveries(**check)
+    Mailing.objects.filter(pk=attempt.mailing_id).update(is_enabled=False)
+    paused = sql.renew_deliveries(**check)
+
+    assert {pk: reason for pk, reason, _ in rows} == {
+        mine.pk: "",
+        left.pk: "removed from the mailing",
+    }
+    assert all(sendable for *_, sendable in rows)
+    assert not any(sendable for *_, sendable in paused)
+    assert dict(Delivery.objects.values_list("pk", "available_at")) == {
+        mine.pk: now,
+        left.pk: now,
+        theirs.pk: now.replace(year=now.year + 1),
+    }
+
+
 def test_increment_returning_counts_atomically_and_knows_a_missing_row(home):
     index = home.add_child(instance=BlogIndexPage(title="Blog", slug="blog"))
     post = index.add_child(instance=BlogPage(title="P", slug="p", body="<p>x</p>"))
