@@ -1,10 +1,12 @@
-"""Wagtail's own user and group management answers 403 to those without permission on
-users or groups (managers included), instead of redirecting them to the dashboard."""
+"""Wagtail's own user and group management answers the admin's "not allowed" page (403) to
+those without permission on users or groups (managers included), instead of redirecting them
+to the dashboard."""
 
 from __future__ import annotations
 
-from django.http import HttpResponseForbidden
 from django.utils.translation import gettext as _
+
+from mailings.admin.scoped import forbidden
 
 GUARDED = {
     "/admin/users/": "accounts.{}_user",
@@ -21,5 +23,5 @@ class UserAdminGuardMiddleware:
             if request.path.startswith(prefix) and request.user.is_authenticated:
                 actions = ("add", "change", "delete", "view")
                 if not any(request.user.has_perm(permission.format(a)) for a in actions):
-                    return HttpResponseForbidden(_("You may not manage users or groups."))
+                    return forbidden(request, _("You may not manage users or groups."))
         return self.get_response(request)

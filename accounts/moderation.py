@@ -7,7 +7,6 @@ at all, only ``accounts.block_user``."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,8 +19,22 @@ from wagtail.admin.viewsets.base import ViewSet
 
 from accounts import services
 from accounts.models import User
+from mailings.admin.scoped import forbidden
 
 BLOCK_PERMISSION = "accounts.block_user"
+
+
+# The groups' names are data; these are shown in the reader's language.
+ROLE_NAMES = {
+    "Users": _("Users"),
+    "Managers": _("Managers"),
+    "Site editors": _("Site editors"),
+    "Site moderators": _("Site moderators"),
+}
+
+
+def role_name(group) -> str:
+    return str(ROLE_NAMES.get(group.name, group.name))
 
 
 def may_moderate(user) -> bool:
@@ -31,7 +44,7 @@ def may_moderate(user) -> bool:
 class ModeratorOnlyMixin:
     def dispatch(self, request, *args, **kwargs):
         if not may_moderate(request.user):
-            return HttpResponseForbidden(_("Only managers may see the users."))
+            return forbidden(request, _("Only managers may see the users."))
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -57,7 +70,7 @@ class UserIndexView(ModeratorOnlyMixin, generic.IndexView):
             Column(
                 "groups",
                 label=_("Groups"),
-                accessor=lambda user: ", ".join(group.name for group in user.groups.all()),
+                accessor=lambda user: ", ".join(role_name(group) for group in user.groups.all()),
             ),
             BooleanColumn("is_active", label=_("Active")),
             Column("state", label=_("State"), accessor=state_of),
@@ -98,6 +111,8 @@ class BlockView(ModeratorOnlyMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
+        if self.block and (refusal := services.block_refusal(user=self.target, by=request.user)):
+            return forbidden(request, refusal)
         return TemplateResponse(
             request,
             "accounts/confirm_block.html",
@@ -122,7 +137,7 @@ class BlockView(ModeratorOnlyMixin, View):
                     request, _("%(email)s is unblocked.") % {"email": self.target.email}
                 )
         except services.BlockRefusedError as refusal:
-            return HttpResponseForbidden(str(refusal))
+            return forbidden(request, str(refusal))
         return redirect("accounts_users:index")
 
 

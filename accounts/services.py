@@ -199,11 +199,18 @@ def _end_sessions(user: User) -> int:
 
 
 @transaction.atomic
-def user_block(*, user: User, by: User) -> None:
+def block_refusal(*, user: User, by: User) -> str:
+    """Why ``by`` may not block ``user`` ('' if they may): asked before the confirmation."""
     if user.pk == by.pk:
-        raise BlockRefusedError(_("You cannot block yourself."))
+        return _("You cannot block yourself.")
     if user.is_superuser:
-        raise BlockRefusedError(_("A superuser cannot be blocked."))
+        return _("A superuser cannot be blocked.")
+    return ""
+
+
+def user_block(*, user: User, by: User) -> None:
+    if refusal := block_refusal(user=user, by=by):
+        raise BlockRefusedError(refusal)
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.is_blocked:
         return

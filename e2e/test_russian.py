@@ -19,7 +19,11 @@ def test_a_russian_speaking_user_gets_the_mailings_admin_in_russian(page):
     profile = UserProfile.get_for_user(user)
     profile.preferred_language = "ru"
     profile.save()
-    MailingFactory(owner=user, message=MessageFactory(owner=user, subject="Новости магазина"))
+    MailingFactory(
+        owner=user,
+        name="Новости магазина, каждый день",
+        message=MessageFactory(owner=user, subject="Новости магазина"),
+    )
 
     log_in(page, "olga@example.ru")  # the sign-in page follows the browser: English
 
@@ -31,9 +35,10 @@ def test_a_russian_speaking_user_gets_the_mailings_admin_in_russian(page):
     expect(page.locator("main").get_by_role("heading", level=1)).to_have_text("Рассылки")
     expect(page.get_by_role("link", name="Добавить рассылку")).to_be_visible()
     headings = page.locator("table.listing thead th")
-    for label in ("Статус", "Периодичность", "Включена", "Начало", "Окончание", "Запуски"):
+    for label in ("Статус", "Периодичность", "С – по", "Запуски", "Отправлено / ошибки"):
         expect(headings.filter(has_text=label)).to_have_count(1)
     row = page.locator("table.listing tbody tr")
     expect(row).to_have_count(1)
-    expect(row).to_contain_text("Новости магазина (Ежедневно)")
+    expect(row).to_contain_text("Новости магазина, каждый день")
+    expect(row).to_contain_text("Ежедневно")
     expect(row.locator(".w-status")).to_have_text("Создана")

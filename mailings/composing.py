@@ -92,16 +92,18 @@ def compose(
     email: str,
     unsubscribe_url: str,
     message_id: str,
+    to: str | None = None,
 ) -> bytes:
     """One recipient's e-mail: placeholders filled, with the one-click unsubscribe headers
-    (RFC 8058) every message carries."""
+    (RFC 8058) every message carries. ``to`` (default: ``email``) is the address it goes
+    to, for a test that shows a client's values to the sender."""
     rendered = render(
         subject=subject,
         body=body,
         values=recipient_values(full_name=full_name, email=email, unsubscribe_url=unsubscribe_url),
     )
     return builder.build(
-        to=email,
+        to=to or email,
         subject=rendered.subject,
         body=rendered.body,
         headers={

@@ -2,8 +2,9 @@
 messages, for the mailings the permission policy lets the user count (their own; a manager's and a
 superuser's: every user's).
 
-A fixed number of queries whatever the volume: one for the mailings, one for the clients,
-one for the deliveries of the last 30 days grouped by day."""
+A fixed number of queries whatever the volume: one for the mailings, one each for the clients
+and the messages, one for the deliveries of the last 30 days grouped by day. Someone with no
+mailing yet gets the three steps to a first one instead of an empty chart."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from datetime import date, timedelta
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from wagtail.admin.ui.components import Component
 
-from mailings.models import Client, Delivery, Mailing
+from mailings.models import Client, Delivery, Mailing, Message
 from mailings.permissions import policy_for
 from mailings.reporting import success_rate
 
@@ -33,9 +36,9 @@ class Day:
 def figures(user, *, today: date | None = None) -> dict:
     today = today or timezone.localdate()
     since = today - timedelta(days=DAYS - 1)
-    mailings, clients, deliveries = (
+    mailings, clients, messages, deliveries = (
         policy_for(model).instances_user_has_permission_for(user, "count")
-        for model in (Mailing, Client, Delivery)
+        for model in (Mailing, Client, Message, Delivery)
     )
 
     counts = mailings.aggregate(
@@ -65,6 +68,7 @@ def figures(user, *, today: date | None = None) -> dict:
     return {
         "mailings": counts,
         "clients": clients.count(),
+        "messages_count": messages.count(),
         "sent": sent,
         "failed": failed,
         "success_rate": success_rate(sent, failed),
@@ -73,27 +77,63 @@ def figures(user, *, today: date | None = None) -> dict:
     }
 
 
-def chart(days: list[Day]) -> dict:
-    """Coordinates of an inline SVG bar chart: sent stacked under failed, one bar a day."""
-    peak = max((d.sent + d.failed for d in days), default=0) or 1
-    width = CHART_WIDTH / len(days)
-    bars = []
-    for index, day in enumerate(days):
-        sent_h = CHART_HEIGHT * day.sent / peak
-        failed_h = CHART_HEIGHT * day.failed / peak
-        x = index * width
-        bars.append(
+@dataclass(frozen=True)
+class Bar:
+    label: str  # a day, or a run's slot
+    sent: int
+    failed: int
+
+
+def chart(bars: list[Bar], *, title: str) -> dict:
+    """Coordinates of an inline SVG bar chart, sent stacked under failed, one bar per day or
+    run; its axes (the highest bar and zero, the first, middle and last labels) and legend
+    are HTML around it (templates: mailings/includes/bar_chart.html)."""
+    peak = max((b.sent + b.failed for b in bars), default=0) or 1
+    width = CHART_WIDTH / max(len(bars), 1)
+    drawn = []
+    for index, bar in enumerate(bars):
+        sent_h = CHART_HEIGHT * bar.sent / peak
+        failed_h = CHART_HEIGHT * bar.failed / peak
+        drawn.append(
             {
-                "x": round(x, 1),
-                "width": round(width - BAR_GAP, 1),
+                "x": round(index * width, 1),
+                "width": round(max(width - BAR_GAP, 1), 1),
                 "sent_y": round(CHART_HEIGHT - sent_h, 1),
                 "sent_h": round(sent_h, 1),
                 "failed_y": round(CHART_HEIGHT - sent_h - failed_h, 1),
                 "failed_h": round(failed_h, 1),
-                "day": day,
+                "bar": bar,
             }
         )
-    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "peak": peak}
+    ticks = [bars[0].label, bars[len(bars) // 2].label, bars[-1].label] if len(bars) > 2 else []
+    return {
+        "bars": drawn,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "peak": peak,
+        "ticks": ticks or [b.label for b in bars],
+        "title": title,
+    }
+
+
+def runs_chart(attempts, zone) -> dict | None:
+    """A mailing's last runs, oldest first, by slot on the mailing's clock (None before its
+    first run)."""
+    runs = list(attempts)[::-1]
+    if not runs:
+        return None
+    bars = [
+        Bar(
+            date_format(timezone.localtime(a.scheduled_for, zone), "SHORT_DATETIME_FORMAT"),
+            a.sent,
+            a.failed,
+        )
+        for a in runs
+    ]
+    return chart(
+        bars,
+        title=_("Messages sent and failed per run, last %(count)s runs") % {"count": len(bars)},
+    )
 
 
 class MailingsPanel(Component):
@@ -106,5 +146,6 @@ class MailingsPanel(Component):
 
     def get_context_data(self, parent_context=None):
         data = figures(self.user)
-        data["chart"] = chart(data["days"])
+        bars = [Bar(date_format(d.day, "MONTH_DAY_FORMAT"), d.sent, d.failed) for d in data["days"]]
+        data["chart"] = chart(bars, title=_("Messages sent and failed per day over 30 days"))
         return data

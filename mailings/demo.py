@@ -32,7 +32,10 @@ DEMO_BOOK = {
                 "Unsubscribe: {unsubscribe_url}\n",
             ),
         ],
-        "mailings": [(0, "daily", 1, 14), (1, "monthly", 2, 180)],
+        "mailings": [
+            ("Morning bread, two weeks", 0, "daily", 1, 14),
+            ("Monthly news", 1, "monthly", 2, 180),
+        ],
     },
     "bob@example.com": {
         "clients": [
@@ -47,7 +50,7 @@ DEMO_BOOK = {
                 "Unsubscribe: {unsubscribe_url}\n",
             ),
         ],
-        "mailings": [(0, "weekly", 3, 90)],
+        "mailings": [("Service slots, weekly", 0, "weekly", 3, 90)],
     },
 }
 
@@ -70,13 +73,14 @@ def seed_demo_mailings() -> int:
             Message.objects.get_or_create(owner=owner, subject=subject, defaults={"body": body})[0]
             for subject, body in book["messages"]
         ]
-        for message_index, periodicity, start_in_days, days in book["mailings"]:
+        for name, message_index, periodicity, start_in_days, days in book["mailings"]:
             message = messages[message_index]
             if message.mailings.exists():  # a message's mailings are all its owner's
                 continue
             start_at = now + timedelta(days=start_in_days)
             mailing = Mailing.objects.create(
                 owner=owner,
+                name=name,
                 message=message,
                 periodicity=periodicity,
                 start_at=start_at,

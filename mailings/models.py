@@ -25,6 +25,11 @@ def validate_single_line(value: str) -> None:
         raise ValidationError(_("A subject must be a single line."), code="line_break")
 
 
+def validate_single_line_name(value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise ValidationError(_("A name must be a single line."), code="line_break")
+
+
 def validate_placeholders(value: str) -> None:
     errors = placeholder_errors(value)
     if errors:
@@ -157,6 +162,13 @@ class Mailing(models.Model):
         on_delete=models.CASCADE,
         related_name="mailings",
     )
+    # The mailing's own name, for its owner's lists; readers see the message's subject.
+    name = models.CharField(
+        _("name"),
+        max_length=200,
+        validators=[validate_single_line_name],
+        help_text=_("For your lists only, e.g. “Weekly offers, spring”; readers never see it."),
+    )
     message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.PROTECT, related_name="mailings"
     )
@@ -225,7 +237,7 @@ class Mailing(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.message.subject} ({self.get_periodicity_display()})"
+        return self.name
 
     @property
     def zone(self) -> ZoneInfo:

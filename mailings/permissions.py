@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import NoReturn
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, Q, QuerySet
+from django.http import Http404
 from wagtail.permission_policies.base import ModelPermissionPolicy
 from wagtail.permissions import policy_registry
 
@@ -89,6 +92,25 @@ class OwnedRowsPolicy(ModelPermissionPolicy):
         if reach is Reach.OWN:
             return rows.filter(**{self.owner_path: user})
         return rows.none()
+
+    def instance_for(self, user, pk, *, allowed: QuerySet):
+        """The row ``pk`` of ``allowed`` (the rows ``user`` may act on, from this policy). A
+        row they may only see (a manager before another's mailing) is ``PermissionDenied``,
+        "not allowed"; one they may not see does not exist to them (``Http404``)."""
+        try:
+            row = allowed.filter(pk=pk).first()
+        except (ValueError, TypeError, ValidationError):
+            raise Http404 from None
+        if row is None:
+            self.refuse(user, pk)
+        return row
+
+    def refuse(self, user, pk) -> NoReturn:
+        """Refuse ``user`` a row they may not act on: "not allowed" if they may see it, else
+        it does not exist to them."""
+        if self.instances_user_has_permission_for(user, "view").filter(pk=pk).exists():
+            raise PermissionDenied
+        raise Http404
 
     def instances_owned_by(self, owner) -> QuerySet:
         """Every row of ``owner`` (not a question of who asks: for services acting for them)."""

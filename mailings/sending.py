@@ -244,16 +244,20 @@ class SendTestResult:
     detail: str  # the address it went to, or why it did not go
 
 
-def send_test(*, message: Message, to: str, full_name: str) -> SendTestResult:
+def send_test(
+    *, message: Message, to: str, full_name: str, email: str | None = None
+) -> SendTestResult:
     """Send a test to me: the message as a run would build it (placeholders, headers, the
-    unsubscribe link of a recipient), through the same SMTP session code; never raises."""
+    unsubscribe link of a recipient), through the same SMTP session code; never raises.
+    ``full_name`` and ``email`` (default: ``to``) fill the placeholders."""
     envelope = Envelope(attempt_id=0, sender=settings.DEFAULT_FROM_EMAIL)
     raw = composing.compose(
         envelope.builder,
         subject=message.subject,
         body=message.body,
         full_name=full_name,
-        email=to,
+        email=email or to,
+        to=to,
         unsubscribe_url=unsubscribe.example_url(),
         message_id=f"<mailing.test.m{message.pk}.{time.time_ns()}@{envelope.domain}>",
     )

@@ -176,13 +176,14 @@ def dispatch_due(*, sync: bool = False, now: datetime | None = None) -> list[int
 TEST_SEND_ACTIONS = ("mailings.test_queued", "mailings.test_sent", "mailings.test_failed")
 
 
-def message_send_test(*, message: Message, by) -> bool:
-    """ "Send a test to me": the message as a run builds it, to ``by``'s address, sent by a
+def message_send_test(*, message: Message, by, client=None) -> bool:
+    """ "Send a test to me": the message as a run builds it for ``client`` (their name and
+    address in the placeholders; a sample without one), to ``by``'s address, sent by a
     worker (a slow mail server never holds a web request). Logged as queued, before the
     worker can log the result (``message_last_test``). False if the broker cannot take it,
     which is logged as the test's failure."""
     log(message, "mailings.test_queued", user=by, data={"to": by.email})
-    if tasks.enqueue(tasks.send_test, message.pk, by.pk):
+    if tasks.enqueue(tasks.send_test, message.pk, by.pk, client.pk if client else None):
         return True
     log(
         message,

@@ -14,7 +14,8 @@ from wagtail.log_actions import log
 
 from mailings import composing, dispatching, sending
 from mailings.ledger import Step
-from mailings.models import Message
+from mailings.models import Client, Message
+from mailings.permissions import policy_for
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +63,24 @@ def send_chunks(attempt_id: int) -> str:
     time_limit=150,
     **DB_RETRY,
 )
-def send_test(message_id: int, user_id: int) -> bool:
+def send_test(message_id: int, user_id: int, client_id: int | None = None) -> bool:
     """Send a test to me, away from the web request: the result goes to the message's
     log (``mailings.test_sent`` / ``mailings.test_failed``), which the preview page shows.
-    Sent at most once: a mail server that fails is reported, not retried."""
+    Sent at most once: a mail server that fails is reported, not retried. The placeholders
+    are the client's the preview showed (one of the message owner's), else a sample's."""
     message = Message.objects.filter(pk=message_id).first()
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if message is None or user is None:
         return False
-    result = sending.send_test(message=message, to=user.email, full_name=composing.SAMPLE_NAME)
+    client = (
+        policy_for(Client).instances_owned_by(message.owner).filter(pk=client_id).first()
+        if client_id
+        else None
+    )
+    name, email = (
+        (client.full_name, client.email) if client else (composing.SAMPLE_NAME, user.email)
+    )
+    result = sending.send_test(message=message, to=user.email, full_name=name, email=email)
     action = "mailings.test_sent" if result.ok else "mailings.test_failed"
     log(message, action, user=user, data={"to": user.email, "detail": result.detail})
     return result.ok

@@ -52,6 +52,7 @@ class MailingFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Mailing {n}")
     message = factory.LazyAttribute(lambda o: MessageFactory(owner=o.owner))
     start_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
     end_at = factory.LazyAttribute(lambda o: o.start_at + timedelta(days=30))

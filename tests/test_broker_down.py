@@ -33,6 +33,7 @@ def test_saving_a_mailing_with_redis_down_succeeds(
         response = client.post(
             "/admin/mailings/mailings/add/",
             {
+                "name": "Spring offers",
                 "message": message.pk,
                 "clients": [reader.pk],
                 "start_at": (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"),

@@ -102,6 +102,7 @@ def test_mailing_add_edit_delete(client, owner):
     response = client.post(
         "/admin/mailings/mailings/add/",
         {
+            "name": "Spring offers",
             "message": message.pk,
             "clients": [c.pk for c in clients[:2]],
             "start_at": moment(timedelta(days=1)),
@@ -118,6 +119,7 @@ def test_mailing_add_edit_delete(client, owner):
     response = client.post(
         f"/admin/mailings/mailings/edit/{mailing.pk}/",
         {
+            "name": "Spring offers",
             "message": message.pk,
             "clients": [c.pk for c in clients],
             "start_at": moment(timedelta(days=1)),
@@ -229,6 +231,54 @@ def test_send_a_test_to_me_goes_through_the_mail_server(client, owner, smtp_serv
     assert "Your last test was sent to owner@example.com" in html
 
 
+@pytest.mark.parametrize(
+    "garbage", ["", "abc", "²", "9" * 40, "-1", "1 OR 1=1", "١٢", "%00", "\u202e1"]
+)
+def test_the_preview_is_for_the_client_the_owner_picks_and_ignores_garbage(
+    client, owner, garbage
+):
+    ClientFactory(owner=owner, email="ann@example.org", full_name="Ann Archer")
+    boris = ClientFactory(owner=owner, email="boris@example.org", full_name="Boris Brown")
+    theirs = ClientFactory(email="secret@elsewhere.example", full_name="Their Client")
+    message = MessageFactory(owner=owner, subject="News for {full_name}", body="To {email}")
+    url = f"/admin/mailings/messages/preview/{message.pk}/"
+
+    picked = client.get(url, {"client": boris.pk}).content.decode()
+    found = client.get(url, {"q": "BORIS"}).content.decode()
+    nobody = client.get(url, {"q": "nobody-at-all"}).content.decode()
+    foreign = client.get(url, {"client": theirs.pk}).content.decode()
+    junk = client.get(url, {"client": garbage, "q": garbage * 50})
+
+    assert "News for Boris Brown" in picked and f'name="client" value="{boris.pk}"' in picked
+    assert "News for Boris Brown" in found
+    assert "News for Jane Sample" in nobody and "data-no-match" in nobody
+    assert "News for Ann Archer" in foreign and "Their Client" not in foreign
+    assert junk.status_code == 200
+    assert "secret@elsewhere.example" not in junk.content.decode()
+
+
+def test_a_test_for_a_chosen_client_carries_their_values_to_me(client, owner, smtp_server):
+    from mailings import tasks
+
+    ann = ClientFactory(owner=owner, email="ann@example.org", full_name="Ann Archer")
+    theirs = ClientFactory(email="secret@elsewhere.example", full_name="Their Client")
+    message = MessageFactory(owner=owner, subject="Hello {full_name}", body="Body for {email}")
+
+    response = client.post(
+        f"/admin/mailings/messages/send-test/{message.pk}/", {"client": ann.pk}
+    )
+    assert response["Location"].endswith(f"?client={ann.pk}")
+    tasks.send_test(message.pk, owner.pk, ann.pk)  # what the worker runs
+    tasks.send_test(message.pk, owner.pk, theirs.pk)  # another's client: a sample
+
+    mine, sample = smtp_server.received
+    assert mine.rcpt_tos == ["owner@example.com"] and mine.message["To"] == "owner@example.com"
+    assert mine.message["Subject"] == "Hello Ann Archer"
+    assert "Body for ann@example.org" in mine.message.get_content()
+    assert sample.message["Subject"] == "Hello Jane Sample"
+    assert "secret@elsewhere.example" not in sample.message.get_content()
+
+
 def test_send_a_test_reports_a_mail_server_that_is_down(client, owner, settings):
     from mailings import tasks
     from tests.support.processes import free_port
@@ -259,7 +309,7 @@ def test_a_manager_sees_every_mailing_read_only(client):
     add = client.get("/admin/mailings/mailings/add/")
     clients_listing = client.get("/admin/mailings/clients/")
 
-    assert theirs.message.subject in listing
+    assert theirs.name in listing
     assert "Owner" in listing
     assert inspect.status_code == 200
     assert all(c.email in inspect.content.decode() for c in theirs.clients.all())
@@ -328,6 +378,7 @@ def test_saving_a_mailing_plans_its_next_run(client, owner):
     client.post(
         "/admin/mailings/mailings/add/",
         {
+            "name": "Spring offers",
             "message": message.pk,
             "clients": [recipient.pk],
             "start_at": moment(timedelta(days=2)),

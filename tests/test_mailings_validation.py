@@ -25,6 +25,7 @@ def test_end_before_start_is_an_error_on_the_end(client, owner):
         client,
         "/admin/mailings/mailings/add/",
         {
+            "name": "Spring offers",
             "message": message.pk,
             "clients": [recipient.pk],
             "start_at": start.strftime("%Y-%m-%d %H:%M"),
@@ -44,6 +45,7 @@ def test_a_mailing_needs_clients(client, owner):
         client,
         "/admin/mailings/mailings/add/",
         {
+            "name": "Spring offers",
             "message": MessageFactory(owner=owner).pk,
             "start_at": start.strftime("%Y-%m-%d %H:%M"),
             "end_at": (start + timedelta(days=1)).strftime("%Y-%m-%d %H:%M"),
@@ -52,6 +54,33 @@ def test_a_mailing_needs_clients(client, owner):
     )
 
     assert "This field is required." in html
+    assert not Mailing.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("", "This field is required."),
+        ("   ", "This field is required."),
+        ("x" * 201, "Ensure this value has at most 200 characters (it has 201)."),
+        ("Two\nlines", "A name must be a single line."),
+    ],
+    ids=["empty", "blank", "huge", "newline"],
+)
+def test_a_mailing_needs_a_name_of_one_short_line(client, owner, name, error):
+    start = timezone.localtime() + timedelta(days=2)
+    data = {
+        "name": name,
+        "message": MessageFactory(owner=owner).pk,
+        "clients": [ClientFactory(owner=owner).pk],
+        "start_at": start.strftime("%Y-%m-%d %H:%M"),
+        "end_at": (start + timedelta(days=1)).strftime("%Y-%m-%d %H:%M"),
+        "periodicity": "once",
+    }
+
+    html = post(client, "/admin/mailings/mailings/add/", data)
+
+    assert error in html
     assert not Mailing.objects.exists()
 
 

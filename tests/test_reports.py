@@ -138,7 +138,7 @@ def test_a_mailings_figures_equal_the_ledger(client, ledger):
     assert f'data-stat="sent">{sent}<' in html
     assert f'data-stat="failed">{failed}<' in html
     assert f'data-stat="success-rate">{round(100 * sent / (sent + failed), 1)}%<' in html
-    assert "Success %" in listing
+    assert f"{sent} / {failed} ({100 * sent / (sent + failed):.1f} %)" in listing
 
 
 def test_a_manager_filters_failures_by_owner(client, ledger):

@@ -2,11 +2,13 @@
 may undo who disabled it: ``permissions.OwnedRowsPolicy.instances_user_may_enable``).
 
 Each is a POST; a GET shows a confirmation page. The mailing is looked up through the
-permission policy, so another user's mailing is a 404 here as everywhere."""
+permission policy, so another user's mailing is a 404 here as everywhere, and one the user
+may see but not act on (a manager before send-now) the "not allowed" page."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -14,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from mailings import services
+from mailings.admin.scoped import forbidden
 from mailings.models import Attempt, Mailing
 from mailings.permissions import policy_for
 
@@ -25,7 +28,12 @@ class MailingActionView(View):
     button = ""
 
     def dispatch(self, request, *args, pk, **kwargs):
-        self.mailing = get_object_or_404(self.allowed(request.user), pk=pk)
+        try:
+            self.mailing = policy_for(Mailing).instance_for(
+                request.user, pk, allowed=self.allowed(request.user)
+            )
+        except PermissionDenied:
+            return forbidden(request)
         return super().dispatch(request, *args, **kwargs)
 
     def allowed(self, user):

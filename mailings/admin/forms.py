@@ -86,6 +86,7 @@ class MailingForm(OwnedForm):
     class Meta:
         model = Mailing
         fields = [
+            "name",
             "message",
             "clients",
             "start_at",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages as flash
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -14,7 +15,7 @@ from django.views import View
 from wagtail.admin.panels import FieldPanel, ObjectList
 from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import Column, DateColumn
-from wagtail.admin.widgets.button import Button
+from wagtail.admin.widgets.button import HeaderButton
 
 from mailings import composing, services, unsubscribe
 from mailings.admin import scoped
@@ -56,10 +57,11 @@ class MessageEditView(scoped.EditView):
         return super().get(request, *args, **kwargs)
 
     @cached_property
-    def header_more_buttons(self):
+    def header_buttons(self):
+        # In sight beside the title, not in the "…" menu: the first thing one checks.
         return [
-            *super().header_more_buttons,
-            Button(_("Preview"), url=preview_url(self.object), icon_name="view", priority=5),
+            *super().header_buttons,
+            HeaderButton(_("Preview"), url=preview_url(self.object), icon_name="view"),
         ]
 
 
@@ -72,21 +74,41 @@ class OwnMessageMixin:
         return super().dispatch(request, *args, **kwargs)
 
 
+PREVIEW_CHOICES = 50  # clients offered at once in the preview's "as" list
+
+
+def chosen_client(request, message: Message, raw: str | None):
+    """The owner's subscribed client whose id is ``raw``, or None (garbage, another's)."""
+    # str.isdigit() is true for "²" too, which int() refuses: ASCII digits only.
+    if not (raw and raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        return None
+    return recipients_of(message).filter(pk=int(raw)).first()
+
+
+def recipients_of(message: Message):
+    return (
+        policy_for(Client)
+        .instances_owned_by(message.owner)
+        .filter(unsubscribed_at__isnull=True)
+        .order_by("full_name", "email", "pk")
+    )
+
+
 class MessagePreviewView(OwnMessageMixin, View):
-    """The message as a client would get it: one of the owner's clients, or a sample."""
+    """The message as a client would get it: a client the owner picks (searched by name or
+    address), else their first, else a sample. "Send a test to me" sends this same version."""
 
     def get(self, request):
         message = self.message
-        clients = (
-            policy_for(Client)
-            .instances_owned_by(message.owner)
-            .filter(unsubscribed_at__isnull=True)
-        )
-        chosen = request.GET.get("client")
-        # str.isdigit() is true for "²" too, which int() refuses: ASCII digits only.
-        plain = chosen and chosen.isascii() and chosen.isdigit() and len(chosen) <= 18
-        client = clients.filter(pk=int(chosen)).first() if plain else None
-        client = client or clients.order_by("pk").first()
+        query = request.GET.get("q", "").strip()[:100]
+        choices = recipients_of(message)
+        if query:
+            choices = choices.filter(Q(full_name__icontains=query) | Q(email__icontains=query))
+        choices = list(choices[:PREVIEW_CHOICES])
+        client = chosen_client(request, message, request.GET.get("client"))
+        client = client or (choices[0] if choices else None)
+        if client is None and not query:
+            client = recipients_of(message).first()
         name, email = (
             (client.full_name, client.email)
             if client
@@ -99,6 +121,8 @@ class MessagePreviewView(OwnMessageMixin, View):
                 full_name=name, email=email, unsubscribe_url=unsubscribe.example_url()
             ),
         )
+        if client is not None and client not in choices:
+            choices.insert(0, client)
         return TemplateResponse(
             request,
             "mailings/messages/preview.html",
@@ -106,6 +130,10 @@ class MessagePreviewView(OwnMessageMixin, View):
                 "message": message,
                 "rendered": rendered,
                 "recipient": f"{name} <{email}>",
+                "client": client,
+                "choices": choices,
+                "query": query,
+                "no_match": bool(query) and not choices,
                 "is_sample": client is None,
                 "page_title": _("Preview"),
                 "page_subtitle": message.subject,
@@ -123,7 +151,8 @@ class MessageSendTestView(OwnMessageMixin, View):
 
     def post(self, request):
         message = self.message
-        if services.message_send_test(message=message, by=request.user):
+        client = chosen_client(request, message, request.POST.get("client"))
+        if services.message_send_test(message=message, by=request.user, client=client):
             flash.success(
                 request,
                 _(
@@ -140,7 +169,7 @@ class MessageSendTestView(OwnMessageMixin, View):
                     "reachable. Nothing was sent; try again in a few minutes."
                 ),
             )
-        return redirect(preview_url(message))
+        return redirect(preview_url(message) + (f"?client={client.pk}" if client else ""))
 
 
 class MessageViewSet(scoped.ScopedModelViewSet):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -32,20 +33,33 @@ class ForbiddenMixin:
     """A refused model permission answers 403 here, where Wagtail would redirect to the
     dashboard with a message: clearer for people and for anything that checks statuses."""
 
+    refused = False
+
+    def setup(self, request, *args, **kwargs):
+        # Wagtail's edit and delete views load their object here, before ``dispatch``.
+        try:
+            super().setup(request, *args, **kwargs)
+        except PermissionDenied:
+            self.refused = True
+
     def dispatch(self, request, *args, **kwargs):
+        if self.refused:
+            return forbidden(request)
         try:
             return super().dispatch(request, *args, **kwargs)
         except PermissionDenied:
             return forbidden(request)
 
 
-def forbidden(request):
+def forbidden(request, reason: str = ""):
+    """The admin's "not allowed" page (403), saying why when there is more to say than
+    "you may not do this"; rendered, so that a middleware may answer with it too."""
     return TemplateResponse(
         request,
         "mailings/forbidden.html",
-        {"page_title": _("Not allowed"), "header_icon": "warning"},
+        {"page_title": _("Not allowed"), "header_icon": "warning", "reason": reason},
         status=403,
-    )
+    ).render()
 
 
 class ScopedMixin(ForbiddenMixin):
@@ -111,18 +125,26 @@ class CreateView(ForbiddenMixin, generic.CreateView):
         return self.model(owner=self.request.user)
 
 
-class EditView(ScopedMixin, generic.EditView):
+class ScopedObjectMixin(ScopedMixin):
+    """The object, if the request may act on it; "not allowed" (403) if it may only see it,
+    404 if not even that."""
+
+    def get_queryset(self):
+        return self.scoped_queryset()
+
+    def get_object(self, queryset=None):
+        try:
+            return super().get_object(queryset)
+        except Http404:
+            self.policy.refuse(self.request.user, self.kwargs.get(self.pk_url_kwarg))
+
+
+class EditView(ScopedObjectMixin, generic.EditView):
     scope_actions = ["change"]
 
-    def get_queryset(self):
-        return self.scoped_queryset()
 
-
-class DeleteView(ScopedMixin, generic.DeleteView):
+class DeleteView(ScopedObjectMixin, generic.DeleteView):
     scope_actions = ["delete"]
-
-    def get_queryset(self):
-        return self.scoped_queryset()
 
 
 class InspectView(ScopedMixin, generic.InspectView):

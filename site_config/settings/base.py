@@ -94,6 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "site_config.branding.service",
             ],
         },
     },
@@ -190,7 +191,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Mailing service <noreply@loc
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Wagtail ----------------------------------------------------------------------------------
-WAGTAIL_SITE_NAME = env_str("WAGTAIL_SITE_NAME", "Mailing service")
+# The service's name in the admin, the sign-in page and its mail: the operator's brand, or
+# ours in the reader's language.
+WAGTAIL_SITE_NAME = env_str("WAGTAIL_SITE_NAME") or _("Mailing service")
 WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAIL_I18N_ENABLED = False

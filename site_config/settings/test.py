@@ -6,6 +6,8 @@ operator's environment (.env.example) says: a test that needs another value sets
 import hashlib
 import json
 
+from django.utils.translation import gettext_lazy as _
+
 from site_config.env import env_str
 
 from .base import *  # noqa: F403
@@ -17,7 +19,7 @@ ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 SITE_URL = "http://127.0.0.1:8000"
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 WAGTAILADMIN_BASE_URL = SITE_URL
-WAGTAIL_SITE_NAME = "Mailing service"
+WAGTAIL_SITE_NAME = _("Mailing service")
 TIME_ZONE = "UTC"
 CELERY_TIMEZONE = TIME_ZONE
 LANGUAGE_CODE = "en"

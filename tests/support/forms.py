@@ -20,6 +20,7 @@ def mailing_form_data(mailing=None, **overrides) -> dict:
     starts tomorrow for three days (message and clients to be filled in)."""
     if mailing is not None:
         data = {
+            "name": mailing.name,
             "message": mailing.message_id,
             "clients": list(mailing.clients.values_list("pk", flat=True)),
             "start_at": moment(mailing.start_at, mailing.zone),
@@ -29,7 +30,8 @@ def mailing_form_data(mailing=None, **overrides) -> dict:
         }
     else:
         start = timezone.now() + timedelta(days=1)
-        data = {"start_at": moment(start), "end_at": moment(start + timedelta(days=3))}
+        data = {"name": "Spring offers", "start_at": moment(start)}
+        data["end_at"] = moment(start + timedelta(days=3))
         data["periodicity"] = "daily"
     data["is_enabled"] = "on"
     data.update(overrides)

@@ -1,0 +1,223 @@
+"""What a first-time user, a manager and an editor see on the admin's first screens (issue 16):
+the service's own name and mark, a dashboard that says what to do first, the "not allowed"
+page wherever something is refused, and nothing that means nothing to them."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client as Browser
+from django.utils import timezone
+from wagtail.users.models import UserProfile
+
+from mailings import services
+from mailings.models import Attempt
+from tests.factories import (
+    ClientFactory,
+    MailingFactory,
+    MessageFactory,
+    SuperuserFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def browser_for(user, language: str = "en") -> Browser:
+    profile = UserProfile.get_for_user(user)
+    profile.preferred_language = language
+    profile.save()
+    browser = Browser()
+    browser.force_login(user)
+    return browser
+
+
+def assert_not_allowed(response, reason: str = "") -> None:
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "Not allowed" in html and 'class="w-header' in html  # the admin's styled page
+    assert "Back to the dashboard" in html
+    if reason:
+        assert f"<p data-refusal>{reason}</p>" in html
+
+
+@pytest.mark.parametrize(("language", "sign_in"), [("en", "Sign in to Mailing service")])
+def test_the_sign_in_page_names_the_service_not_wagtail(client, language, sign_in):
+    html = client.get("/admin/login/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert sign_in in html
+    assert "Sign in to Wagtail" not in html
+    assert 'aria-label="Wagtail"' not in html  # Wagtail's wordmark
+    assert "- Mailing service</title>" in html
+    assert "/static/img/favicon.svg" in html
+
+
+def test_the_sign_in_page_in_russian(client, settings):
+    settings.LANGUAGE_CODE = "ru"
+    html = client.get("/admin/login/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+
+    assert "Вход в Сервис рассылок" in html
+    assert "Войти в Wagtail" not in html and "Sign in to" not in html
+
+
+def test_an_operators_brand_names_the_admin(client, settings):
+    settings.WAGTAIL_SITE_NAME = "Bakery Post"
+
+    html = client.get("/admin/login/").content.decode()
+
+    assert "Sign in to Bakery Post" in html and "Mailing service" not in html
+
+
+@pytest.mark.parametrize("role", ["Users", "Managers"])
+def test_users_and_managers_see_no_page_search_nor_editor_guide(role):
+    html = browser_for(UserFactory(role=role)).get("/admin/").content.decode()
+
+    assert "Search all pages" not in html
+    assert "editor guide" not in html.lower() and "Guide to editing pages" not in html
+    assert "<h1 class=\"w-h1 w-mt-0\">Mailing service</h1>" in html
+
+
+def test_a_superuser_keeps_the_page_search_and_the_guide():
+    html = browser_for(SuperuserFactory()).get("/admin/").content.decode()
+
+    assert "Search all pages" in html and "Guide to editing pages" in html
+
+
+def test_a_new_user_is_told_the_three_steps_to_a_first_mailing():
+    user = UserFactory(role="Users")
+    browser = browser_for(user)
+
+    first = browser.get("/admin/").content.decode()
+    ClientFactory(owner=user)
+    ClientFactory(owner=user)
+    second = browser.get("/admin/").content.decode()
+    MailingFactory(owner=user, message=MessageFactory(owner=user))
+    third = browser.get("/admin/").content.decode()
+
+    assert "data-first-steps" in first and "data-chart" not in first
+    assert first.count("mailings-first-steps__done") == 0
+    assert 'href="/admin/mailings/clients/import/"' in first
+    assert "Done: 2 clients." in second and second.count("mailings-first-steps__done") == 1
+    assert "data-first-steps" not in third and "data-chart" in third
+
+
+def test_a_russian_new_user_gets_the_steps_in_russian():
+    user = UserFactory(role="Users")
+    ClientFactory.create_batch(5, owner=user)
+
+    html = browser_for(user, "ru").get("/admin/").content.decode()
+
+    assert "Готово: 5 клиентов." in html
+    assert "Сервис рассылок" in html
+
+
+def test_a_managers_dashboard_has_no_first_steps_but_a_chart_with_axes_and_legend():
+    MailingFactory()
+    html = browser_for(UserFactory(role="Managers")).get("/admin/").content.decode()
+
+    assert "data-first-steps" not in html
+    assert "data-chart-peak" in html and "mailings-chart__swatch--sent" in html
+    today = timezone.localdate()
+    assert f"<span>{today:%B} {today.day}</span>" in html  # the last day, under the axis
+
+
+def test_a_mailings_page_charts_its_runs():
+    owner = UserFactory(role="Users")
+    mailing = MailingFactory(owner=owner)
+    start = timezone.now() - timedelta(days=5)
+    for day, (sent, failed) in enumerate([(3, 1), (4, 0), (2, 2)]):
+        Attempt.objects.create(
+            mailing=mailing,
+            scheduled_for=start + timedelta(days=day),
+            status="success",
+            sent=sent,
+            failed=failed,
+            total=sent + failed,
+        )
+
+    html = browser_for(owner).get(f"/admin/mailings/mailings/inspect/{mailing.pk}/").content
+    html = html.decode()
+
+    assert "Messages sent and failed per run, last 3 runs" in html
+    assert html.count("<rect ") == 6 and '<span data-chart-peak>4</span>' in html
+    # Runs come before the message and the clients.
+    assert html.index('id="mailing-attempts"') < html.index('id="mailing-message"')
+    assert html.index('id="mailing-attempts"') < html.index('id="mailing-clients"')
+
+
+def test_a_manager_refused_user_admin_gets_the_styled_page():
+    browser = browser_for(UserFactory(role="Managers"))
+
+    for path in ("/admin/users/", "/admin/groups/", "/admin/users/new/"):
+        assert_not_allowed(browser.get(path), "You may not manage users or groups.")
+
+
+def test_blocking_a_superuser_or_oneself_is_refused_before_the_confirmation():
+    manager = UserFactory(role="Managers")
+    browser = browser_for(manager)
+    boss = SuperuserFactory()
+
+    for target in (boss, manager):
+        for verb in ("get", "post"):
+            response = getattr(browser, verb)(f"/admin/accounts/users/{target.pk}/block/")
+            assert_not_allowed(response)
+    assert_not_allowed(
+        browser.get(f"/admin/accounts/users/{boss.pk}/block/"), "A superuser cannot be blocked."
+    )
+    boss.refresh_from_db()
+    assert boss.is_active
+
+
+def test_a_plain_user_is_refused_the_users_list_with_the_styled_page():
+    assert_not_allowed(
+        browser_for(UserFactory(role="Users")).get("/admin/accounts/users/"),
+        "Only managers may see the users.",
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/mailings/mailings/delete/{pk}/",
+        "/admin/mailings/mailings/edit/{pk}/",
+        "/admin/mailings/mailings/send-now/{pk}/",
+    ],
+)
+def test_a_manager_on_anothers_rows_is_not_allowed_a_user_gets_404(path):
+    mailing = MailingFactory(start_at=timezone.now() - timedelta(minutes=1))
+    services.mailing_save(mailing=mailing)
+    url = path.format(pk=mailing.pk)
+
+    assert_not_allowed(browser_for(UserFactory(role="Managers")).get(url))
+    assert_not_allowed(browser_for(UserFactory(role="Managers")).post(url))
+    assert browser_for(UserFactory(role="Users")).get(url).status_code == 404
+    assert browser_for(UserFactory(role="Users")).post(url).status_code == 404
+    assert Attempt.objects.filter(mailing=mailing).count() <= 1  # nothing was sent now
+    mailing.refresh_from_db()
+    assert mailing.pk
+
+
+def test_a_blocked_owners_mailing_says_so_to_a_manager():
+    owner = UserFactory(role="Users")
+    mailing = MailingFactory(owner=owner)
+    owner.is_active = False
+    owner.save()
+    browser = browser_for(UserFactory(role="Managers"))
+
+    listing = browser.get("/admin/mailings/mailings/").content.decode()
+    inspect = browser.get(f"/admin/mailings/mailings/inspect/{mailing.pk}/").content.decode()
+
+    assert "Owner blocked" in listing
+    assert "data-owner-blocked" in inspect
+
+
+def test_wagtails_page_groups_say_they_are_for_the_site_and_roles_read_in_russian():
+    from django.contrib.auth.models import Group
+
+    names = set(Group.objects.values_list("name", flat=True))
+    UserFactory(role="Users", email="shop@example.com")
+    listing = browser_for(UserFactory(role="Managers"), "ru").get("/admin/accounts/users/")
+
+    assert {"Users", "Managers", "Site editors", "Site moderators"} <= names
+    assert not names & {"Editors", "Moderators"}
+    html = listing.content.decode()
+    assert "shop@example.com" in html and "Пользователи" in html and "Менеджеры" in html
