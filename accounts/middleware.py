@@ -5,6 +5,7 @@ to the dashboard."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from wagtail.admin.localization import get_localized_response
 
 from mailings.admin.scoped import forbidden
 
@@ -23,5 +24,11 @@ class UserAdminGuardMiddleware:
             if request.path.startswith(prefix) and request.user.is_authenticated:
                 actions = ("add", "change", "delete", "view")
                 if not any(request.user.has_perm(permission.format(a)) for a in actions):
-                    return forbidden(request, _("You may not manage users or groups."))
+                    # In the person's own admin language, as Wagtail's views answer.
+                    return get_localized_response(
+                        lambda request: forbidden(
+                            request, _("You may not manage users or groups.")
+                        ),
+                        request,
+                    )
         return self.get_response(request)

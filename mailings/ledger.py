@@ -283,10 +283,11 @@ def finish_or_wait(attempt_id: int) -> Step:
         ),
         finished_at=now,
         available_at=None,
+        # A run that ended well says so, whatever went wrong on the way (a retried
+        # connection); one that ended with failures keeps the server's last word.
         server_response=Case(
-            When(~Q(server_response=""), then=F("server_response")),
-            When(failed, then=Value("")),
-            default=Value("250 all messages accepted"),
+            When(~failed, then=Value("250 all messages accepted")),
+            default=F("server_response"),
             output_field=Attempt._meta.get_field("server_response"),
         ),
     )

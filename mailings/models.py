@@ -4,7 +4,8 @@ ownership across tables) triggers, not only in forms."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, available_timezones
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -12,12 +13,15 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from wagtail.models.audit_log import BaseLogEntry, BaseLogEntryManager
 
 from mailings import schedule
 from mailings.permissions import log_entries_visible_to, owner_id_of
 from mailings.placeholders import placeholder_errors
+from site_config import zones
 
 
 def validate_single_line(value: str) -> None:
@@ -42,7 +46,7 @@ def default_time_zone() -> str:
 
 
 def validate_time_zone(value: str) -> None:
-    if value not in available_timezones():
+    if value not in zones.SELECTABLE_SET:
         raise ValidationError(
             _("%(zone)s is not a time zone."), code="time_zone", params={"zone": value[:80]}
         )
@@ -300,8 +304,31 @@ class Attempt(models.Model):
 
     @property
     def progress_percent(self) -> int:
+        """How much of the run is done: 0 for one whose recipients are not counted yet."""
         done = self.sent + self.failed + self.skipped
-        return 100 if not self.total else min(100, round(100 * done / self.total))
+        if not self.total:
+            return 0 if self.status == self.Status.IN_PROGRESS else 100
+        return min(100, round(100 * done / self.total))
+
+    def situation(self, now: datetime | None = None) -> str:
+        """What is happening to the run, in a few words ('' once it has ended): sending, or
+        waiting for the mail server until its next try, with the tries left."""
+        if self.status != self.Status.IN_PROGRESS:
+            return ""
+        now = now or timezone.now()
+        waiting = self.available_at is not None and self.available_at > now
+        if not (self.retries and waiting):
+            return _("Sending")
+        left = max(settings.MAILINGS_MAX_TRIES - self.retries, 0)
+        local = timezone.localtime(self.available_at)
+        at = formats.time_format(local, "TIME_FORMAT")
+        if local.date() != timezone.localdate(now):
+            at = formats.date_format(local, "SHORT_DATETIME_FORMAT")
+        return ngettext(
+            "Waiting for the mail server: next try at %(at)s, %(left)s try left",
+            "Waiting for the mail server: next try at %(at)s, %(left)s tries left",
+            left,
+        ) % {"at": at, "left": left}
 
 
 class Delivery(models.Model):

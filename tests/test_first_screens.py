@@ -2,6 +2,7 @@
 the service's own name and mark, a dashboard that says what to do first, the "not allowed"
 page wherever something is refused, and nothing that means nothing to them."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -73,7 +74,7 @@ def test_users_and_managers_see_no_page_search_nor_editor_guide(role):
 
     assert "Search all pages" not in html
     assert "editor guide" not in html.lower() and "Guide to editing pages" not in html
-    assert "<h1 class=\"w-h1 w-mt-0\">Mailing service</h1>" in html
+    assert '<h1 class="w-h1 w-mt-0">Mailing service</h1>' in html
 
 
 def test_a_superuser_keeps_the_page_search_and_the_guide():
@@ -138,7 +139,7 @@ def test_a_mailings_page_charts_its_runs():
     html = html.decode()
 
     assert "Messages sent and failed per run, last 3 runs" in html
-    assert html.count("<rect ") == 6 and '<span data-chart-peak>4</span>' in html
+    assert html.count("<rect ") == 6 and "<span data-chart-peak>4</span>" in html
     # Runs come before the message and the clients.
     assert html.index('id="mailing-attempts"') < html.index('id="mailing-message"')
     assert html.index('id="mailing-attempts"') < html.index('id="mailing-clients"')
@@ -221,3 +222,78 @@ def test_wagtails_page_groups_say_they_are_for_the_site_and_roles_read_in_russia
     assert not names & {"Editors", "Moderators"}
     html = listing.content.decode()
     assert "shop@example.com" in html and "Пользователи" in html and "Менеджеры" in html
+
+
+def test_a_run_says_what_is_happening_and_its_mailing_is_not_finished_meanwhile(settings):
+    settings.MAILINGS_MAX_TRIES = 4
+    owner = UserFactory(role="Users")
+    mailing = MailingFactory(owner=owner, periodicity="once")
+    mailing.status = "finished"  # its only slot has come: nothing left on the schedule
+    mailing.save()
+    retry_at = timezone.now() + timedelta(hours=2)
+    Attempt.objects.create(
+        mailing=mailing,
+        scheduled_for=timezone.now() - timedelta(minutes=5),
+        status="in_progress",
+        retries=2,
+        available_at=retry_at,
+        server_response="connection refused",
+    )
+    browser = browser_for(owner)
+
+    runs = browser.get("/admin/mailings/attempts/").content.decode()
+    listing = browser.get("/admin/mailings/mailings/").content.decode()
+    page = browser.get(f"/admin/mailings/mailings/inspect/{mailing.pk}/").content.decode()
+
+    at = timezone.localtime(retry_at)
+    expected = "Waiting for the mail server: next try at"
+    assert expected in runs and "2 tries left" in runs
+    assert (f"{at:%-I}:{at:%M}" in runs) or (f"{at:%H:%M}" in runs)
+    statuses = re.findall(r'class="w-status[^"]*"[^>]*>\s*([^<]*?)\s*<', listing)
+    assert statuses == ["Running"]
+    assert 'data-field="status">Running' in page
+
+
+def test_a_fresh_run_is_at_0_percent_and_a_run_that_ended_well_says_so():
+    from mailings import ledger
+
+    mailing = MailingFactory()
+    fresh = Attempt.objects.create(mailing=mailing, scheduled_for=timezone.now())
+    retried = Attempt.objects.create(
+        mailing=mailing,
+        scheduled_for=timezone.now() - timedelta(days=1),
+        retries=1,
+        server_response="connection refused",
+    )
+
+    ledger.finish_or_wait(retried.pk)
+
+    assert fresh.progress_percent == 0 and fresh.situation() == "Sending"
+    retried.refresh_from_db()
+    assert retried.status == "success" and retried.progress_percent == 100
+    assert retried.server_response == "250 all messages accepted"
+    assert retried.situation() == ""
+
+
+def test_deleting_a_client_says_which_mailings_they_leave_and_keeps_past_deliveries():
+    from mailings.models import Delivery
+
+    owner = UserFactory(role="Users")
+    anna = ClientFactory(owner=owner, email="anna@example.org")
+    spring = MailingFactory(owner=owner, name="Spring offers", clients=[anna])
+    MailingFactory(owner=owner, name="Weekly news", clients=[anna, ClientFactory(owner=owner)])
+    run = Attempt.objects.create(mailing=spring, scheduled_for=timezone.now(), status="success")
+    Delivery.objects.create(attempt=run, client=anna, email=anna.email, status="sent")
+    browser = browser_for(owner)
+
+    confirm = browser.get(f"/admin/mailings/clients/delete/{anna.pk}/").content.decode()
+    browser.post(f"/admin/mailings/clients/delete/{anna.pk}/")
+
+    assert "This client is in 2 mailings" in confirm
+    assert "Spring offers" in confirm and "Weekly news" in confirm
+    assert "referenced 0 times" not in confirm
+    assert "The 1 message already sent or tried keeps its record" in confirm
+    kept = Delivery.objects.get(attempt=run)
+    assert (kept.client_id, kept.email, kept.status) == (None, "anna@example.org", "sent")
+    run_page = browser.get(f"/admin/mailings/attempts/inspect/{run.pk}/").content.decode()
+    assert "anna@example.org" in run_page

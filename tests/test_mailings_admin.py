@@ -234,9 +234,7 @@ def test_send_a_test_to_me_goes_through_the_mail_server(client, owner, smtp_serv
 @pytest.mark.parametrize(
     "garbage", ["", "abc", "²", "9" * 40, "-1", "1 OR 1=1", "١٢", "%00", "\u202e1"]
 )
-def test_the_preview_is_for_the_client_the_owner_picks_and_ignores_garbage(
-    client, owner, garbage
-):
+def test_the_preview_is_for_the_client_the_owner_picks_and_ignores_garbage(client, owner, garbage):
     ClientFactory(owner=owner, email="ann@example.org", full_name="Ann Archer")
     boris = ClientFactory(owner=owner, email="boris@example.org", full_name="Boris Brown")
     theirs = ClientFactory(email="secret@elsewhere.example", full_name="Their Client")
@@ -264,9 +262,7 @@ def test_a_test_for_a_chosen_client_carries_their_values_to_me(client, owner, sm
     theirs = ClientFactory(email="secret@elsewhere.example", full_name="Their Client")
     message = MessageFactory(owner=owner, subject="Hello {full_name}", body="Body for {email}")
 
-    response = client.post(
-        f"/admin/mailings/messages/send-test/{message.pk}/", {"client": ann.pk}
-    )
+    response = client.post(f"/admin/mailings/messages/send-test/{message.pk}/", {"client": ann.pk})
     assert response["Location"].endswith(f"?client={ann.pk}")
     tasks.send_test(message.pk, owner.pk, ann.pk)  # what the worker runs
     tasks.send_test(message.pk, owner.pk, theirs.pk)  # another's client: a sample

@@ -19,13 +19,25 @@ from mailings.models import Attempt, Delivery
 INSPECT_ROWS = 500
 
 
+class RunStatusColumn(StatusTagColumn):
+    """The run's status and, while it is open, what is happening: sending, or waiting for
+    the mail server until its next try."""
+
+    cell_template_name = "mailings/tables/run_status_cell.html"
+
+    def get_cell_context_data(self, instance, parent_context):
+        context = super().get_cell_context_data(instance, parent_context)
+        context["situation"] = instance.situation()
+        return context
+
+
 def attempt_result_columns(*, sortable: bool = False) -> list:
     """How a run went: the columns of the attempts listing and of a mailing's runs."""
     return [
         DateColumn(
             "attempted_at", label=_("Last try"), sort_key="attempted_at" if sortable else None
         ),
-        StatusTagColumn(
+        RunStatusColumn(
             "get_status_display", label=_("Status"), sort_key="status" if sortable else None
         ),
         Column("progress_percent", label=_("Progress %")),

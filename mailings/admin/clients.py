@@ -126,6 +126,24 @@ class ClientSearchView(View):
         )
 
 
+class ClientDeleteView(scoped.DeleteView):
+    """Says what deleting a client changes: the mailings they leave (Wagtail's count of
+    references does not see a mailing's list of clients: it said "0 times"), and that
+    past runs keep what was sent to them."""
+
+    template_name = "mailings/clients/confirm_delete.html"
+    usage_url_name = None
+    SHOWN = 10
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        mailings = self.object.mailings.order_by("name")
+        context["mailings_count"] = mailings.count()
+        context["mailings_shown"] = mailings[: self.SHOWN]
+        context["past_deliveries"] = self.object.deliveries.count()
+        return context
+
+
 class ClientViewSet(scoped.ScopedModelViewSet):
     model = Client
     icon = "group"
@@ -133,6 +151,7 @@ class ClientViewSet(scoped.ScopedModelViewSet):
     url_prefix = "mailings/clients"
     url_namespace = "mailings_clients"
     index_view_class = ClientIndexView
+    delete_view_class = ClientDeleteView
     list_display = [
         "full_name",
         "email",

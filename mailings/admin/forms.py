@@ -3,7 +3,7 @@ form; a form offers only rows of that owner, as the permission policy finds them
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.validators import MaxLengthValidator
@@ -15,6 +15,7 @@ from mailings import schedule
 from mailings.admin.widgets import ClientChoiceField
 from mailings.models import Client, Mailing, Message
 from mailings.permissions import policy_for
+from site_config import zones
 
 
 class OwnedForm(WagtailAdminModelForm):
@@ -69,7 +70,7 @@ class MessageForm(OwnedForm):
         )
 
 
-TIME_ZONES = sorted(available_timezones())
+TIME_ZONES = zones.SELECTABLE
 
 
 class MailingForm(OwnedForm):

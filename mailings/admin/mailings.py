@@ -91,10 +91,21 @@ def switch_state(mailing) -> str:
     return pgettext_lazy("mailing", "Disabled")
 
 
+def status_label(mailing, last_run_status: str | None) -> str:
+    """The schedule's status, except that a mailing whose last run is still going out (or
+    waiting to retry) is running, not finished, whatever its schedule has left."""
+    if mailing.status == Mailing.Status.FINISHED and last_run_status == Attempt.Status.IN_PROGRESS:
+        return Mailing.Status.RUNNING.label
+    return mailing.get_status_display()
+
+
 class MailingStatusColumn(StatusTagColumn):
-    """The schedule's status and, under it, why nothing is sent, if nothing is."""
+    """The status and, under it, why nothing is sent, if nothing is."""
 
     cell_template_name = "mailings/tables/mailing_status_cell.html"
+
+    def get_value(self, instance):
+        return status_label(instance, getattr(instance, "last_run_status", None))
 
     def get_cell_context_data(self, instance, parent_context):
         context = super().get_cell_context_data(instance, parent_context)
@@ -111,13 +122,14 @@ def results_of(mailing) -> str:
 
 
 class ZonedDateColumn(Column):
-    """A moment on the mailing's own clock, with the zone's name under it."""
+    """A moment on the mailing's own clock (the zone is named under the window's dates)."""
 
     cell_template_name = "mailings/tables/zoned_date_cell.html"
 
 
 class WindowColumn(Column):
-    """The days a mailing sends between, on its own clock (the hours are on its page)."""
+    """The days a mailing sends between, on its own clock, named under them (the hours are
+    on its page)."""
 
     cell_template_name = "mailings/tables/window_cell.html"
 
@@ -195,6 +207,7 @@ class MailingInspectView(scoped.InspectView):
         context = super().get_context_data(**kwargs)
         mailing = self.object
         context["stats"] = stats = with_stats(Mailing.objects.filter(pk=mailing.pk)).get()
+        context["status_label"] = status_label(mailing, stats.last_run_status)
         if stats.last_run_status:  # its label, in the reader's language
             stats.last_run_status = Attempt.Status(stats.last_run_status).label
         clients = mailing.clients.order_by("full_name", "email")
