@@ -1,15 +1,21 @@
 """Import clients from a CSV file, streamed in chunks so 100,000 rows fit in bounded memory.
 
 The file has a header row naming the columns ``email``, ``full_name`` and ``comment`` (any
-order, any case; ``email`` required), is UTF-8 with or without a byte-order mark, and is
-separated by commas or semicolons. Rows are merged on the lower-cased address: a later row
-for the same address (in the file, or already stored) updates the client. Empty cells leave
-stored values as they are, and an import never re-subscribes someone who unsubscribed.
+order, any case, or a common name for them in English or Russian: "E-mail", "Name", "ФИО",
+"Примечание"...; ``email`` required), is UTF-8 (with or without a byte-order mark) or
+Windows-1251 (what Russian Excel writes), and is separated by commas or semicolons. Rows are
+merged on the lower-cased address: a later row for the same address (in the file, or already
+stored) updates the client. Empty cells leave stored values as they are, and an import never
+re-subscribes someone who unsubscribed.
 
 A file that cannot be read as a whole refuses the import and changes nothing: a quoted cell
 left open (reported at the line where its record starts, the quote's line), or bytes that
-are not UTF-8 (reported at their own line). A bad row (an address that is not one, a cell
-with a NUL character) is reported with its line and skipped.
+are neither UTF-8 nor Windows-1251 (reported at their own line). A bad row (an address that
+is not one, a cell with a NUL character) is reported with its line and skipped; the report
+lists them in line order.
+
+``dry_run`` does all of it and keeps nothing, and lists what it would change in clients
+already stored (``ImportReport.changes``): the admin asks before overwriting them.
 """
 
 from __future__ import annotations
@@ -32,8 +38,52 @@ from mailings.permissions import policy_for
 
 CHUNK_SIZE = 1000
 MAX_REPORTED_ERRORS = 500
+MAX_LISTED_CHANGES = 50
 COLUMNS = ("email", "full_name", "comment")
 FIELD_LIMITS = {"email": 254, "full_name": 255, "comment": 10_000}
+# Header names, compared in lower case without spaces, dots, dashes or underscores.
+SYNONYMS = {
+    "email": {
+        "email",
+        "mail",
+        "emailaddress",
+        "почта",
+        "элпочта",
+        "электроннаяпочта",
+        "адресэлектроннойпочты",
+        "адреспочты",
+        "емейл",
+        "имейл",
+        "емэйл",
+    },
+    "full_name": {
+        "fullname",
+        "name",
+        "contactname",
+        "clientname",
+        "фио",
+        "имя",
+        "полноеимя",
+        "имяифамилия",
+        "фамилияимя",
+        "клиент",
+        "контакт",
+    },
+    "comment": {
+        "comment",
+        "comments",
+        "note",
+        "notes",
+        "комментарий",
+        "комментарии",
+        "примечание",
+        "примечания",
+        "заметка",
+        "заметки",
+    },
+}
+COLUMN_OF = {synonym: column for column, names in SYNONYMS.items() for synonym in names}
+ENCODINGS = ("utf-8", "cp1251")
 
 
 class ImportFileError(ValueError):
@@ -48,6 +98,14 @@ class ImportReport:
     invalid: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
     ignored_columns: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"
+    # Stored clients the file changes: (address, field, old value, new value), the first few.
+    changes: list[tuple[str, str, str, str]] = field(default_factory=list)
+    changed: int = 0  # stored clients whose name or comment the file changes
+
+    def add_change(self, client, name: str, new: str) -> None:
+        if len(self.changes) < MAX_LISTED_CHANGES:
+            self.changes.append((client.email, name, getattr(client, name), new))
 
     @property
     def errors_truncated(self) -> bool:
@@ -67,14 +125,25 @@ class Row:
     comment: str
 
 
-@transaction.atomic
-def clients_import(*, owner, file: IO[bytes], chunk_size: int = CHUNK_SIZE) -> ImportReport:
+def clients_import(
+    *, owner, file: IO[bytes], chunk_size: int = CHUNK_SIZE, dry_run: bool = False
+) -> ImportReport:
     """Create or update ``owner``'s clients from a CSV file; returns what happened per row.
 
     One transaction: a file that turns out unreadable half-way (bad encoding, broken quoting)
-    raises ``ImportFileError`` and leaves the client list as it was.
+    raises ``ImportFileError`` and leaves the client list as it was; a dry run is rolled
+    back whatever happens.
     """
-    report = ImportReport()
+    with transaction.atomic():
+        report = _import(owner, file, chunk_size)
+        if dry_run:
+            transaction.set_rollback(True)
+    report.errors.sort(key=lambda error: error[0])
+    return report
+
+
+def _import(owner, file: IO[bytes], chunk_size: int) -> ImportReport:
+    report = ImportReport(encoding=_encoding(file))
     seen: set[str] = set()
     for chunk in _chunks(_valid_rows(_read(file, report), report), chunk_size):
         merged: dict[str, Row] = {}
@@ -94,20 +163,49 @@ def clients_import(*, owner, file: IO[bytes], chunk_size: int = CHUNK_SIZE) -> I
     return report
 
 
+def _encoding(file: IO[bytes]) -> str:
+    """UTF-8 if the whole file is, else Windows-1251 (one pass, decoded in C, in blocks).
+    A file with UTF-8 letters before a byte that breaks it is UTF-8 gone wrong, not
+    Windows-1251 (which would turn every letter into two): read as UTF-8, it is refused at
+    the broken line."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    letters = False  # non-ASCII text decoded as UTF-8 so far
+    try:
+        for block in iter(lambda: file.read(1 << 16), b""):
+            letters = letters or not decoder.decode(block).isascii()
+        decoder.decode(b"", final=True)
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        encoding = "utf-8" if letters else "cp1251"
+    file.seek(0)
+    return encoding
+
+
+def _column(name: str) -> str | None:
+    """The column a header cell names: ``email``, ``full_name``, ``comment`` or None."""
+    key = "".join(char for char in name.lower() if char.isalnum())
+    return COLUMN_OF.get(key)
+
+
 def _read(file: IO[bytes], report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
-    lines = _lines(file)
+    lines = _lines(file, report.encoding)
     first = next(lines, None)
     if first is None or not first[1].strip():
         raise ImportFileError(_("The file is empty: a header row is expected."))
     header_line = first[1]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    cells = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    header: list[str] = []
+    for name in cells:
+        column = _column(name)
+        # A second column for the same field is ignored, as any unknown one.
+        header.append(column if column and column not in header else f"?{name}")
     if "email" not in header:
         raise ImportFileError(
             _("The header row must name an 'email' column (found: %(found)s).")
-            % {"found": ", ".join(header) or _("nothing")}
+            % {"found": ", ".join(cells) or _("nothing")}
         )
-    report.ignored_columns = [name for name in header if name and name not in COLUMNS]
+    report.ignored_columns = [name[1:] for name in header if name.startswith("?") and name[1:]]
 
     # A record may span lines (a quoted comment with line breaks): the csv reader pulls them
     # from ``physical``, which notes where each record started. Strict quoting: a quote left
@@ -142,7 +240,7 @@ def _read(file: IO[bytes], report: ImportReport) -> Iterator[tuple[int, dict[str
         yield start, dict(zip(header, values, strict=False))
 
 
-def _lines(file: IO[bytes]) -> Iterator[tuple[int, str]]:
+def _lines(file: IO[bytes], encoding: str) -> Iterator[tuple[int, str]]:
     """The file's physical lines, numbered from 1, each decoded on its own, so that an
     encoding error names its own line (the byte-order mark is dropped)."""
     number = 0
@@ -154,10 +252,13 @@ def _lines(file: IO[bytes]) -> Iterator[tuple[int, str]]:
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
         try:
-            yield number, raw.decode("utf-8")
+            yield number, raw.decode(encoding)
         except UnicodeDecodeError:
             raise ImportFileError(
-                _("The file is not UTF-8 text (line %(line)s). Nothing was imported.")
+                _(
+                    "The file is neither UTF-8 nor Windows-1251 text (line %(line)s). "
+                    "Nothing was imported."
+                )
                 % {"line": number}
             ) from None
 
@@ -236,8 +337,14 @@ def _save_chunk(owner, rows: dict[str, Row], repeated: set[str], report: ImportR
                 Client(owner=owner, email=row.email, full_name=row.full_name, comment=row.comment)
             )
         else:
-            client.full_name = row.full_name or client.full_name
-            client.comment = row.comment or client.comment
+            changed = False
+            for name in ("full_name", "comment"):
+                new = getattr(row, name)
+                if new and new != getattr(client, name):
+                    report.add_change(client, name, new)
+                    setattr(client, name, new)
+                    changed = True
+            report.changed += changed
             client.updated_at = now  # bulk_update does not apply auto_now
             to_update.append(client)
     Client.objects.bulk_create(to_create)

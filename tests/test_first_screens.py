@@ -297,3 +297,179 @@ def test_deleting_a_client_says_which_mailings_they_leave_and_keeps_past_deliver
     assert (kept.client_id, kept.email, kept.status) == (None, "anna@example.org", "sent")
     run_page = browser.get(f"/admin/mailings/attempts/inspect/{run.pk}/").content.decode()
     assert "anna@example.org" in run_page
+
+
+def test_exports_speak_the_readers_language_not_stored_codes():
+    import csv
+    import io
+
+    owner = UserFactory(role="Users")
+    mailing = MailingFactory(owner=owner, name="Скидки", periodicity="daily")
+    Attempt.objects.create(mailing=mailing, scheduled_for=timezone.now(), status="in_progress")
+    browser = browser_for(owner, "ru")
+
+    def rows(path):
+        response = browser.get(path)
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+        return list(csv.reader(io.StringIO(text)))
+
+    mailings = rows("/admin/mailings/mailings/?export=csv")
+    runs = rows("/admin/mailings/attempts/?export=csv")
+
+    assert mailings[0][:5] == ["Название", "Тема", "Статус", "Периодичность", "Включена"]
+    assert mailings[1][0] == "Скидки" and mailings[1][2:5] == ["Создана", "Ежедневно", "Да"]
+    assert "Статус" in runs[0] and "Выполняется" in runs[1]
+    assert not {"daily", "created", "in_progress", "True"} & set(mailings[1] + runs[1])
+
+
+@pytest.mark.parametrize("garbage", ["abc", "-1", "0", "9" * 30, "²", "1.5"])
+def test_a_mailings_clients_are_searched_and_paged_not_listed_in_full(garbage):
+    from mailings.models import Client
+
+    owner = UserFactory(role="Users")
+    clients = Client.objects.bulk_create(
+        Client(owner=owner, email=f"reader{n:03}@example.org", full_name=f"Reader {n:03}")
+        for n in range(120)
+    )
+    mailing = MailingFactory(owner=owner, clients=clients)
+    browser = browser_for(owner)
+    url = f"/admin/mailings/mailings/inspect/{mailing.pk}/"
+
+    first = browser.get(url).content.decode()
+    last = browser.get(url, {"p": "3"}).content.decode()
+    found = browser.get(url, {"q": "READER 11"}).content.decode()
+    junk = browser.get(url, {"p": garbage, "q": garbage * 40})
+
+    assert "120 clients" in first and first.count("@example.org</td>") == 50
+    assert "Page 1 of 3" in first and "reader049@" in first and "reader050@" not in first
+    assert last.count("@example.org</td>") == 20 and "reader119@" in last
+    assert found.count("@example.org</td>") == 10 and "Page 1 of" not in found
+    assert junk.status_code == 200
+
+
+def test_a_runs_deliveries_are_paged_filtered_searched_and_exported():
+    import csv
+    import io
+
+    from mailings.models import Delivery
+
+    owner = UserFactory(role="Users")
+    mailing = MailingFactory(owner=owner)
+    run = Attempt.objects.create(mailing=mailing, scheduled_for=timezone.now(), status="failure")
+    Delivery.objects.bulk_create(
+        Delivery(
+            attempt=run,
+            email=f"r{n:03}@example.org" if n else "=cmd@example.org",
+            status="failed" if n % 10 == 0 else "sent",
+            response="550 =HYPERLINK(x)" if n % 10 == 0 else "250 ok",
+        )
+        for n in range(250)
+    )
+    browser = browser_for(owner)
+    url = f"/admin/mailings/attempts/inspect/{run.pk}/"
+
+    first = browser.get(url).content.decode()
+    failed = browser.get(url, {"status": "failed"}).content.decode()
+    searched = browser.get(url, {"q": "r24"}).content.decode()
+    odd = browser.get(url, {"status": "x' OR 1=1", "p": "-3"})
+    export = browser.get(url, {"status": "failed", "export": "csv"})
+    stranger = browser_for(UserFactory(role="Users")).get(url, {"export": "csv"})
+
+    assert "250 deliveries" in first and first.count("@example.org</td>") == 100
+    assert "Page 1 of 3" in first
+    # Failed first: the 25 failed ones open the first page.
+    assert first.index("r010@example.org") < first.index("r001@example.org")
+    assert failed.count("@example.org</td>") == 25 and "r001@example.org" not in failed
+    assert searched.count("@example.org</td>") == 10  # r240 to r249
+    assert odd.status_code == 200 and odd.content.decode().count("@example.org</td>") == 100
+    text = b"".join(export.streaming_content).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert text.startswith("\ufeff") and rows[0][0] == "E-mail address"
+    assert len(rows) == 26 and {row[1] for row in rows[1:]} == {"Failed"}
+    assert rows[1][0] == "'=cmd@example.org" and rows[1][3] == "550 =HYPERLINK(x)"
+    assert stranger.status_code == 404
+
+
+def test_an_import_that_overwrites_clients_asks_first_and_the_file_waits_for_its_owner(
+    settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from mailings.models import Client
+
+    settings.VAR_DIR = tmp_path
+    owner = UserFactory(role="Users")
+    ClientFactory(owner=owner, email="ann@example.ru", full_name="Анна")
+    browser = browser_for(owner)
+    content = "E-mail;ФИО\nann@example.ru;Анна Ёлкина\nnew@example.ru;Новый\n".encode("cp1251")
+
+    asked = browser.post(
+        "/admin/mailings/clients/import/",
+        {"file": SimpleUploadedFile("excel.csv", content, content_type="text/csv")},
+    ).content.decode()
+    token = re.search(r'name="apply" value="([0-9a-f]{32})"', asked).group(1)
+    names_before = sorted(Client.objects.values_list("full_name", flat=True))
+    stranger = browser_for(UserFactory(role="Users")).post(
+        "/admin/mailings/clients/import/", {"apply": token}
+    )
+    garbage = browser.post("/admin/mailings/clients/import/", {"apply": "../../etc/passwd"})
+    applied = browser.post("/admin/mailings/clients/import/", {"apply": token})
+    again = browser.post("/admin/mailings/clients/import/", {"apply": token})
+
+    assert "This file changes 1 client already in your list" in asked
+    assert "Анна Ёлкина" in asked and names_before == ["Анна"]
+    assert stranger.status_code == 400 and garbage.status_code == 400
+    assert applied.status_code == 200 and "1 client created" in applied.content.decode()
+    assert sorted(Client.objects.values_list("full_name", flat=True)) == ["Анна Ёлкина", "Новый"]
+    assert again.status_code == 400 and "no longer waiting" in again.content.decode()
+    assert list((tmp_path / "imports").iterdir()) == []
+
+
+def test_an_import_that_only_adds_clients_goes_in_at_once():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from mailings.models import Client
+
+    owner = UserFactory(role="Users")
+    ClientFactory(owner=owner, email="ann@example.org", full_name="Ann")
+    content = b"email,full_name\nann@example.org,Ann\nbob@example.org,Bob\n"
+
+    response = (
+        browser_for(owner)
+        .post(
+            "/admin/mailings/clients/import/",
+            {"file": SimpleUploadedFile("c.csv", content, content_type="text/csv")},
+        )
+        .content.decode()
+    )
+
+    assert "data-import-changes" not in response and "1 client created" in response
+    assert Client.objects.filter(owner=owner).count() == 2
+
+
+def test_russian_labels_agree_with_their_nouns():
+    owner = UserFactory(role="Users")
+    mailing = MailingFactory(owner=owner, name="Скидки")
+    for day in range(5):
+        Attempt.objects.create(mailing=mailing, scheduled_for=timezone.now() - timedelta(days=day))
+    browser = browser_for(owner, "ru")
+
+    add = browser.get("/admin/mailings/mailings/add/").content.decode()
+    refused = browser.post("/admin/mailings/mailings/add/", {"name": ""}).content.decode()
+    delete = browser.get(f"/admin/mailings/mailings/delete/{mailing.pk}/").content.decode()
+    runs = browser.get("/admin/mailings/attempts/").content.decode()
+    client_add = browser.get("/admin/mailings/clients/add/").content.decode()
+
+    assert "Добавить рассылку" in add and "Новый" not in add
+    assert "Ничего не сохранено: исправьте ошибки ниже." in refused
+    assert "Не удалось создать" not in refused
+    assert "Удалить «Скидки» насовсем?" in delete
+    assert "5 запусков" in runs
+    assert "Добавить клиента" in client_add and "Добавить клиент<" not in client_add
+
+
+def test_the_home_pages_counters_read_as_captions_in_russian(client, home):
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+
+    assert "Всего рассылок" in html and "Активных сейчас" in html
+    assert "Охвачено клиентов" in html

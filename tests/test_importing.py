@@ -120,7 +120,8 @@ def test_other_owners_clients_are_untouched():
     [
         (b"", "empty"),
         (b"name,phone\nAnn,123\n", "'email' column"),
-        ("email,full_name\nann@example.org,Ann\n".encode("cp1251") + b"\xff\xfe,\xc0\n", "UTF-8"),
+        # 0x98 is no character in Windows-1251 and no start of one in UTF-8.
+        (b"email,full_name\nann@example.org,Ann\n\x98@example.org,X\n", "Windows-1251"),
     ],
 )
 def test_an_unreadable_file_is_refused_whole(content, message):
@@ -184,10 +185,11 @@ def test_a_quoted_comment_over_several_lines_still_imports():
 
 def test_an_encoding_error_is_reported_at_its_own_line():
     owner = UserFactory()
-    good = "".join(f"c{n}@example.org,Client {n}\n" for n in range(3000))
+    good = "".join(f"c{n}@example.org,Клиент {n}\n" for n in range(3000))
     content = ("email,full_name\n" + good).encode() + "bad@example.org,Ёлкин\n".encode("cp1251")
     content += b"z@example.org,Zed\n"
 
+    # UTF-8 letters, then a Windows-1251 row: UTF-8 gone wrong, not a Windows-1251 file.
     # 3000 good rows after the header: the cp1251 row is line 3002.
     with pytest.raises(ImportFileError, match=r"line 3002\)"):
         run(owner, content.decode("latin-1"), encoding="latin-1")
@@ -204,3 +206,73 @@ def test_a_nul_character_in_a_cell_is_a_row_error():
     assert report.created == 0
     assert [line for line, _ in report.errors] == [2, 3]
     assert "NUL" in report.errors[0][1]
+
+
+# Issue 16, item 19: what Russian Excel writes, and the headers people give their columns.
+
+
+@pytest.mark.parametrize(
+    ("header", "row"),
+    [
+        ("E-mail;ФИО;Примечание", "ann@example.ru;Анна Ёлкина;постоянная"),
+        ("Электронная почта;Имя;Комментарий", "ann@example.ru;Анна Ёлкина;постоянная"),
+        ("Email Address,Name,Notes", "ann@example.ru,Анна Ёлкина,постоянная"),
+        ("EMAIL,Full name,Comment", "ann@example.ru,Анна Ёлкина,постоянная"),
+    ],
+)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1251"])
+def test_excel_files_in_either_encoding_with_common_headers_import(header, row, encoding):
+    owner = UserFactory()
+
+    report = run(owner, f"{header}\n{row}\n", encoding=encoding)
+
+    assert (report.created, report.invalid, report.ignored_columns) == (1, 0, [])
+    ann = Client.objects.get(owner=owner)
+    assert (ann.email, ann.full_name, ann.comment) == (
+        "ann@example.ru",
+        "Анна Ёлкина",
+        "постоянная",
+    )
+    assert report.encoding == ("cp1251" if encoding == "cp1251" else "utf-8")
+
+
+def test_a_second_column_for_the_same_field_is_ignored_and_named():
+    owner = UserFactory()
+
+    report = run(owner, "email,name,ФИО,phone\nann@example.org,Ann,Анна,123\n")
+
+    assert report.ignored_columns == ["ФИО", "phone"]
+    assert Client.objects.get(owner=owner).full_name == "Ann"
+
+
+def test_row_errors_are_listed_in_line_order_across_chunks():
+    owner = UserFactory()
+    text = "email,full_name\n" + "".join(
+        f"new{n}@example.org,\n" if n % 3 == 0 else f"bad{n},Name\n" for n in range(12)
+    )
+
+    report = run(owner, text, chunk_size=4)
+
+    lines = [line for line, _ in report.errors]
+    assert lines == sorted(lines) and len(lines) == 12
+
+
+def test_a_dry_run_lists_changes_to_stored_clients_and_keeps_nothing():
+    owner = UserFactory()
+    ClientFactory(owner=owner, email="ann@example.org", full_name="Ann", comment="vip")
+    ClientFactory(owner=owner, email="bob@example.org", full_name="Bob", comment="")
+    text = (
+        "email,full_name,comment\n"
+        "ANN@example.org,Ann Archer,vip\n"  # the name changes, the comment does not
+        "bob@example.org,Bob,\n"  # nothing changes
+        "new@example.org,New,\n"
+    )
+
+    trial = clients_import(owner=owner, file=io.BytesIO(text.encode()), dry_run=True)
+
+    assert trial.changed == 1 and trial.created == 1
+    assert trial.changes == [("ann@example.org", "full_name", "Ann", "Ann Archer")]
+    assert sorted(Client.objects.filter(owner=owner).values_list("full_name", flat=True)) == [
+        "Ann",
+        "Bob",
+    ]

@@ -3,7 +3,15 @@ JSON search behind the mailing form's client picker."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
 import django_filters
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import JsonResponse
@@ -58,9 +66,13 @@ class ClientIndexView(scoped.IndexView):
 
 
 class ClientImportView(View):
-    """Upload a CSV file; the report lists created, updated, merged and invalid rows."""
+    """Upload a CSV file; the report lists created, updated, merged and invalid rows. A file
+    that would change clients already stored is first tried without keeping anything, and
+    the changes are shown: applying them takes one more click (the file waits on the server,
+    under a name only its uploader's request can give, for a day)."""
 
     template_name = "mailings/clients/import.html"
+    WAITING_FOR = timedelta(days=1)
 
     def dispatch(self, request, *args, **kwargs):
         if not policy_for(Client).user_has_permission(request.user, "add"):
@@ -71,28 +83,80 @@ class ClientImportView(View):
         return self.render(ClientImportForm())
 
     def post(self, request):
+        if "apply" in request.POST:
+            return self.apply(request.POST.get("apply", ""))
         form = ClientImportForm(request.POST, request.FILES)
         if not form.is_valid():
             return self.render(form, status=400)
+        upload = form.cleaned_data["file"]
         try:
-            report = clients_import(owner=request.user, file=form.cleaned_data["file"])
+            trial = clients_import(owner=request.user, file=upload, dry_run=True)
+            if trial.changed:
+                token = self.keep(upload)
+                return self.render(ClientImportForm(), report=trial, waiting=token)
+            upload.seek(0)
+            report = clients_import(owner=request.user, file=upload)
         except ImportFileError as exc:
             form.add_error("file", str(exc))
             return self.render(form, status=400)
+        return self.done(report)
+
+    def apply(self, token: str):
+        path = self.waiting_path(token)
+        if path is None or not path.exists():
+            messages.error(
+                self.request,
+                _("That import is no longer waiting. Upload the file again."),
+            )
+            return self.render(ClientImportForm(), status=400)
+        try:
+            with path.open("rb") as file:
+                report = clients_import(owner=self.request.user, file=file)
+        except ImportFileError as exc:  # the same file read the same way: not expected
+            messages.error(self.request, str(exc))
+            return self.render(ClientImportForm(), status=400)
+        finally:
+            path.unlink(missing_ok=True)
+        return self.done(report)
+
+    def done(self, report):
         messages.success(
-            request,
+            self.request,
             _("Import finished: %(created)s created, %(updated)s updated, %(invalid)s invalid.")
             % {"created": report.created, "updated": report.updated, "invalid": report.invalid},
         )
         return self.render(ClientImportForm(), report=report)
 
-    def render(self, form, report=None, status=200):
+    def waiting_dir(self) -> Path:
+        return Path(settings.VAR_DIR) / "imports"
+
+    def waiting_path(self, token: str) -> Path | None:
+        """The waiting file of this user for ``token``; None for anything not a token."""
+        if not re.fullmatch(r"[0-9a-f]{32}", token):
+            return None
+        return self.waiting_dir() / f"{self.request.user.pk}-{token}.csv"
+
+    def keep(self, upload) -> str:
+        folder = self.waiting_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        stale = time.time() - self.WAITING_FOR.total_seconds()
+        for old in folder.glob("*.csv"):
+            if old.stat().st_mtime < stale:
+                old.unlink(missing_ok=True)
+        token = uuid.uuid4().hex
+        upload.seek(0)
+        with self.waiting_path(token).open("wb") as file:
+            shutil.copyfileobj(upload, file, 1 << 20)
+        return token
+
+    def render(self, form, report=None, status=200, waiting=None):
         return TemplateResponse(
             self.request,
             self.template_name,
             {
                 "form": form,
                 "report": report,
+                "waiting": waiting,
                 "index_url": reverse("mailings_clients:index"),
                 "header_icon": "upload",
                 "page_title": _("Import clients"),

@@ -10,6 +10,8 @@ programs show as text. XLSX needs nothing: Wagtail writes every such cell as a s
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -22,9 +24,12 @@ def csv_safe(value):
 
 class SafeCSVExportMixin:
     """For a view with Wagtail's ``SpreadsheetExportMixin``: every CSV cell through
-    ``csv_safe``, after the view's own preprocessing (dates, lists) made it a string."""
+    ``csv_safe``, after the view's own preprocessing (dates, lists) made it a string; a yes
+    or no in the reader's language."""
 
     def preprocess_field_value(self, field, value, export_format):
+        if isinstance(value, bool):  # "Yes" / "Да", not "True"
+            value = gettext("Yes") if value else gettext("No")
         value = super().preprocess_field_value(field, value, export_format)
         if export_format == self.FORMAT_CSV:
             return csv_safe(value)

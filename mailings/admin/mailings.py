@@ -23,7 +23,7 @@ from wagtail.admin.widgets import AdminDateTimeInput
 from wagtail.admin.widgets.button import HeaderButton
 
 from mailings import services
-from mailings.admin import scoped
+from mailings.admin import paging, scoped
 from mailings.admin.actions import DisableView, EnableView, SendNowView
 from mailings.admin.attempts import attempt_result_columns
 from mailings.admin.filters import visible_owners
@@ -210,18 +210,20 @@ class MailingInspectView(scoped.InspectView):
         context["status_label"] = status_label(mailing, stats.last_run_status)
         if stats.last_run_status:  # its label, in the reader's language
             stats.last_run_status = Attempt.Status(stats.last_run_status).label
-        clients = mailing.clients.order_by("full_name", "email")
+        clients = mailing.clients.order_by("full_name", "email", "pk")
         attempts = mailing.attempts.order_by("-scheduled_for")
+        chosen = paging.listed(self.request, clients, search=("full_name", "email"))
         context.update(
             mailing=mailing,
-            clients_count=clients.count(),
+            clients_count=mailing.clients.count(),
+            clients_listed=chosen,
             clients_table=Table(
                 [
                     Column("full_name", label=_("Full name")),
                     Column("email", label=_("E-mail address")),
                     BooleanColumn("is_subscribed", label=_("Subscribed")),
                 ],
-                clients[:INSPECT_ROWS],
+                chosen.page.object_list,
             ),
             attempts_count=attempts.count(),
             attempts_table=Table(
@@ -264,14 +266,20 @@ class MailingViewSet(scoped.ScopedModelViewSet):
     list_export = [
         "name",
         "message.subject",
-        "status",
-        "periodicity",
+        "get_status_display",
+        "get_periodicity_display",
         "is_enabled",
+        "time_zone",
         "start_at",
         "end_at",
         "next_run_at",
     ]
-    export_headings = {"message.subject": _("Subject")}
+    # Labels in the reader's language, not the stored codes ("running", "daily").
+    export_headings = {
+        "message.subject": _("Subject"),
+        "get_status_display": _("Status"),
+        "get_periodicity_display": _("Periodicity"),
+    }
     export_filename = "mailings"
     search_fields = ["name", "message__subject"]
     search_backend_name = None

@@ -87,6 +87,10 @@ class CountingPaginator(WagtailPaginator):
             "mailings.client": lambda n: ngettext("%(count)s client", "%(count)s clients", n),
             "mailings.message": lambda n: ngettext("%(count)s message", "%(count)s messages", n),
             "mailings.mailing": lambda n: ngettext("%(count)s mailing", "%(count)s mailings", n),
+            "mailings.attempt": lambda n: ngettext("%(count)s run", "%(count)s runs", n),
+            "mailings.delivery": lambda n: ngettext(
+                "%(count)s failed delivery", "%(count)s failed deliveries", n
+            ),
         }.get(self.model._meta.label_lower if self.model else "")
         if counted is None:
             return super().items_count_label
@@ -119,10 +123,26 @@ class IndexView(SafeCSVExportMixin, ScopedMixin, generic.IndexView):
         return columns
 
 
+# Wagtail's generic messages put the model's name beside a word that agrees with it in
+# English only (in Russian, "New" and "could not create" then take the wrong gender and
+# case): these name the object, or nothing, and read right in both languages.
+SAVED = _("“%(object)s” is saved.")
+NOT_SAVED = _("Nothing was saved: please correct the errors below.")
+
+
 class CreateView(ForbiddenMixin, generic.CreateView):
+    success_message = SAVED
+    error_message = NOT_SAVED
+
     def get_initial_form_instance(self):
         # The owner comes from the request, never from the form.
         return self.model(owner=self.request.user)
+
+    def get_page_title(self):
+        return getattr(self.model, "add_label", None) or super().get_page_title()
+
+    def get_page_subtitle(self):
+        return "" if getattr(self.model, "add_label", None) else super().get_page_subtitle()
 
 
 class ScopedObjectMixin(ScopedMixin):
@@ -141,10 +161,17 @@ class ScopedObjectMixin(ScopedMixin):
 
 class EditView(ScopedObjectMixin, generic.EditView):
     scope_actions = ["change"]
+    success_message = SAVED
+    error_message = NOT_SAVED
 
 
 class DeleteView(ScopedObjectMixin, generic.DeleteView):
     scope_actions = ["delete"]
+    success_message = _("“%(object)s” is deleted.")
+
+    @property
+    def confirmation_message(self):
+        return _("Delete “%(object)s” for good?") % {"object": self.object}
 
 
 class InspectView(ScopedMixin, generic.InspectView):
