@@ -23,6 +23,11 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+def addresses(html: str) -> int:
+    """Table cells that hold an address (a client's, a delivery's)."""
+    return len(re.findall(r"@example\.org\s*</td>", html))
+
+
 def browser_for(user, language: str = "en") -> Browser:
     profile = UserProfile.get_for_user(user)
     profile.preferred_language = language
@@ -340,10 +345,10 @@ def test_a_mailings_clients_are_searched_and_paged_not_listed_in_full(garbage):
     found = browser.get(url, {"q": "READER 11"}).content.decode()
     junk = browser.get(url, {"p": garbage, "q": garbage * 40})
 
-    assert "120 clients" in first and first.count("@example.org</td>") == 50
+    assert "120 clients" in first and addresses(first) == 50
     assert "Page 1 of 3" in first and "reader049@" in first and "reader050@" not in first
-    assert last.count("@example.org</td>") == 20 and "reader119@" in last
-    assert found.count("@example.org</td>") == 10 and "Page 1 of" not in found
+    assert addresses(last) == 20 and "reader119@" in last
+    assert addresses(found) == 10 and "Page 1 of" not in found
     assert junk.status_code == 200
 
 
@@ -375,13 +380,13 @@ def test_a_runs_deliveries_are_paged_filtered_searched_and_exported():
     export = browser.get(url, {"status": "failed", "export": "csv"})
     stranger = browser_for(UserFactory(role="Users")).get(url, {"export": "csv"})
 
-    assert "250 deliveries" in first and first.count("@example.org</td>") == 100
+    assert "250 deliveries" in first and addresses(first) == 100
     assert "Page 1 of 3" in first
     # Failed first: the 25 failed ones open the first page.
     assert first.index("r010@example.org") < first.index("r001@example.org")
-    assert failed.count("@example.org</td>") == 25 and "r001@example.org" not in failed
-    assert searched.count("@example.org</td>") == 10  # r240 to r249
-    assert odd.status_code == 200 and odd.content.decode().count("@example.org</td>") == 100
+    assert addresses(failed) == 25 and "r001@example.org" not in failed
+    assert addresses(searched) == 10  # r240 to r249
+    assert odd.status_code == 200 and addresses(odd.content.decode()) == 100
     text = b"".join(export.streaming_content).decode("utf-8")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert text.startswith("\ufeff") and rows[0][0] == "E-mail address"
@@ -473,3 +478,27 @@ def test_the_home_pages_counters_read_as_captions_in_russian(client, home):
 
     assert "Всего рассылок" in html and "Активных сейчас" in html
     assert "Охвачено клиентов" in html
+
+
+def test_a_search_counts_its_matches_in_correct_russian():
+    owner = UserFactory(role="Users")
+    ClientFactory(owner=owner, full_name="Анна Петрова")
+    ClientFactory(owner=owner, full_name="Анна Смирнова")
+
+    html = browser_for(owner, "ru").get("/admin/mailings/clients/", {"q": "Анна"}).content
+    html = html.decode()
+
+    assert "Найдено 2 совпадения" in html and "2 совпадений" not in html
+
+
+def test_future_moments_are_dates_not_just_now():
+    owner = UserFactory(role="Users")
+    mailing = MailingFactory(owner=owner, start_at=timezone.now() + timedelta(days=3))
+    services.mailing_save(mailing=mailing)
+    mailing.refresh_from_db()
+
+    html = browser_for(owner).get("/admin/mailings/mailings/").content.decode()
+
+    assert "Just now" not in html and "just now" not in html
+    local = timezone.localtime(mailing.next_run_at, mailing.zone)
+    assert f'datetime="{local.isoformat()}"' in html

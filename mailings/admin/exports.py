@@ -10,6 +10,9 @@ programs show as text. XLSX needs nothing: Wagtail writes every such cell as a s
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -22,10 +25,33 @@ def csv_safe(value):
     return value
 
 
+def in_reader_settings(rows: Iterable, *, language: str, zone) -> Iterator:
+    """``rows`` made in the request's language and time zone, one at a time: a streamed CSV
+    is written after the view returned, when Wagtail has given both back, and came out in
+    English and UTC for a Russian reader in Moscow."""
+    rows = iter(rows)
+    while True:
+        with translation.override(language), timezone.override(zone):
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+        yield row
+
+
 class SafeCSVExportMixin:
     """For a view with Wagtail's ``SpreadsheetExportMixin``: every CSV cell through
     ``csv_safe``, after the view's own preprocessing (dates, lists) made it a string; a yes
     or no in the reader's language."""
+
+    def write_csv_response(self, queryset):
+        response = super().write_csv_response(queryset)
+        response.streaming_content = in_reader_settings(
+            response.streaming_content,
+            language=translation.get_language(),
+            zone=timezone.get_current_timezone(),
+        )
+        return response
 
     def preprocess_field_value(self, field, value, export_format):
         if isinstance(value, bool):  # "Yes" / "Да", not "True"

@@ -1,8 +1,8 @@
 """A list inside a page (a mailing's clients, a run's deliveries): searched, filtered and
 paged by the query string, so that ten thousand rows are a page of them, never the lot.
 
-``q`` is the search (at most 100 characters), ``p`` the page (garbage is the first page, a
-page past the end the last); each list is the only paged one of its page.
+``q`` is the search (at most 100 characters), ``p`` the page (garbage, zero or less is the
+first page, a page past the end the last); each list is the only paged one of its page.
 """
 
 from __future__ import annotations
@@ -30,5 +30,7 @@ def listed(request, rows: QuerySet, *, search: tuple[str, ...], per_page: int = 
         for field in search:
             matches |= Q(**{f"{field}__icontains": query})
         rows = rows.filter(matches)
-    page = Paginator(rows, per_page).get_page(request.GET.get("p"))
+    raw = request.GET.get("p", "")
+    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 1
+    page = Paginator(rows, per_page).get_page(max(number, 1))
     return Listed(page=page, query=query, matched=page.paginator.count)

@@ -144,6 +144,11 @@ class CreateView(ForbiddenMixin, generic.CreateView):
     def get_page_subtitle(self):
         return "" if getattr(self.model, "add_label", None) else super().get_page_subtitle()
 
+    def get_breadcrumbs_items(self):
+        items = super().get_breadcrumbs_items()
+        label = getattr(self.model, "add_label", None)
+        return [*items[:-1], {**items[-1], "label": label}] if label and items else items
+
 
 class ScopedObjectMixin(ScopedMixin):
     """The object, if the request may act on it; "not allowed" (403) if it may only see it,
