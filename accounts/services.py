@@ -198,7 +198,6 @@ def _end_sessions(user: User) -> int:
     return len(ended)
 
 
-@transaction.atomic
 def block_refusal(*, user: User, by: User) -> str:
     """Why ``by`` may not block ``user`` ('' if they may): asked before the confirmation."""
     if user.pk == by.pk:
@@ -208,6 +207,7 @@ def block_refusal(*, user: User, by: User) -> str:
     return ""
 
 
+@transaction.atomic
 def user_block(*, user: User, by: User) -> None:
     if refusal := block_refusal(user=user, by=by):
         raise BlockRefusedError(refusal)

@@ -19,11 +19,12 @@ from tests.factories import MailingFactory, MessageFactory, UserFactory
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def mailing_of(email: str, subject: str) -> Mailing:
+def mailing_of(email: str, name: str) -> Mailing:
     owner = UserFactory(role="Users", email=email)
     mailing = MailingFactory(
         owner=owner,
-        message=MessageFactory(owner=owner, subject=subject),
+        name=name,
+        message=MessageFactory(owner=owner, subject=name),
         start_at=timezone.now() + timedelta(days=1),
     )
     return mailing

@@ -45,7 +45,7 @@ def test_a_visitor_reads_the_home_page_the_blog_and_a_post(page: Page):
     expect(page.locator('[data-counter="active"]')).to_have_text("1")
     expect(page.locator('[data-counter="clients"]')).to_have_text("4")
     expect(page.locator(".counter__label")).to_have_text(
-        ["mailings", "active mailings", "clients reached"]
+        ["Mailings in all", "Active now", "Clients reached"]
     )
     cards = page.locator("[data-random-posts] .card")
     expect(cards).to_have_count(3)

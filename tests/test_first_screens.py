@@ -502,3 +502,16 @@ def test_future_moments_are_dates_not_just_now():
     assert "Just now" not in html and "just now" not in html
     local = timezone.localtime(mailing.next_run_at, mailing.zone)
     assert f'datetime="{local.isoformat()}"' in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_blocking_through_the_page_works_outside_a_test_transaction():
+    """The suite's other tests run inside a transaction; a request does not (the browser
+    journey found a block that only worked inside one)."""
+    manager = UserFactory(role="Managers")
+    shop = UserFactory(role="Users", email="shop@example.com")
+
+    response = browser_for(manager).post(f"/admin/accounts/users/{shop.pk}/block/")
+
+    shop.refresh_from_db()
+    assert response.status_code == 302 and shop.is_blocked and not shop.is_active
