@@ -24,7 +24,9 @@ WIDTHS = (1366, 390)
 CATALOG = Path(__file__).resolve().parent.parent / "locale/ru/LC_MESSAGES/django.mo"
 
 # What sticks out of the screen: a visible element past the right edge that no scrolling
-# or clipping box holds (a wide table scrolls inside its own box, as Wagtail's do).
+# box holds (a wide table scrolls inside its own box, as Wagtail's do). One cut off by a box
+# that hides its overflow is cut off for the reader too; one wholly past the edge (a menu
+# slid away) is not shown at all.
 OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;
   const found = [];
@@ -33,12 +35,14 @@ OVERFLOW = """() => {
   }
   for (const element of document.querySelectorAll('body *')) {
     if (!element.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+    // Wagtail's minimap of a form's sections slides in from the right edge by design.
+    if (element.closest('.w-minimap')) continue;
     const box = element.getBoundingClientRect();
-    if (box.width === 0 || box.right <= width + 1) continue;
+    if (box.width === 0 || box.right <= width + 1 || box.left >= width) continue;
     if (getComputedStyle(element).position === 'fixed') continue;
     let held = false;
     for (let up = element.parentElement; up && up !== document.body; up = up.parentElement) {
-      if (['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(up).overflowX)) {
+      if (['auto', 'scroll'].includes(getComputedStyle(up).overflowX)) {
         held = true;
         break;
       }

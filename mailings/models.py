@@ -300,7 +300,9 @@ class Attempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.mailing_id} @ {self.scheduled_for:%Y-%m-%d %H:%M}"
+        # Its mailing's name and the slot on the mailing's clock (a page title, a log entry).
+        slot = self.scheduled_for.astimezone(self.mailing.zone)
+        return f"{self.mailing.name}, {slot:%Y-%m-%d %H:%M}"
 
     @property
     def progress_percent(self) -> int:
