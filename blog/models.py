@@ -12,7 +12,7 @@ from wagtail.fields import RichTextField
 from wagtail.models import Page
 from wagtail.search import index
 
-from mailings.sql import increment_returning
+from blog import view_counter
 from site_config.public_cache import (
     PAGE_QUERY,
     fragment_context,
@@ -110,8 +110,8 @@ class BlogPage(Page):
         return context
 
     def serve(self, request, *args, **kwargs):
-        # One more view of the live post: an atomic UPDATE, so concurrent views all count.
-        # Previews (and the admin) never get here through this path.
+        # One more view of the live post (blog/view_counter.py: Redis, or an atomic UPDATE),
+        # so concurrent views all count. Previews (and the admin) never get here.
         if request.method == "GET" and not getattr(request, "is_preview", False):
             self.view_count = count_view(self.pk)
             if uses_public_cache(request):
@@ -144,8 +144,8 @@ def cacheable_page_number(request, paginator: Paginator) -> int | None:
 
 
 def count_view(post_id: int) -> int:
-    """One more view of a post, atomically, and the new count (one statement)."""
-    return increment_returning(BlogPage, post_id, "view_count") or 0
+    """One more view of a post, and the count to show (blog/view_counter.py)."""
+    return view_counter.count_view(BlogPage, post_id)
 
 
 def views_text(count: int) -> str:

@@ -15,7 +15,7 @@ Why by hand (each measured, docs/benchmarks.md):
   round trip instead of select, update and load; ``renew_deliveries`` extends a claim and
   says in the same round trip which of its deliveries may still be sent (or only says it).
 - ``increment_returning``: ``UPDATE … SET n = n + 1 … RETURNING n``: an atomic count and its
-  new value in one statement.
+  new value in one statement; ``add_to_rows`` adds to many rows' counts in one.
 
 On PostgreSQL each column of many rows travels as one array parameter (``unnest``), so the
 statement's text, and its parsing, does not grow with the rows; SQLite gets a ``VALUES`` list.
@@ -336,6 +336,42 @@ def renew_deliveries(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(row[0], row[1], bool(row[2])) for row in cursor.fetchall()]
+
+
+def add_to_rows(
+    model: type[models.Model], field: str, amounts: dict[int, int]
+) -> list[tuple[int, int]]:
+    """``field = field + amount`` for each row's primary key in one statement (a batch of
+    them on SQLite); returns (pk, new value) of the rows that exist."""
+    if not amounts:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    target = meta.get_field(field)
+    pk, column = quote(meta.pk.column), quote(target.column)
+    table = quote(meta.db_table)
+    items = sorted(amounts.items())  # in key order: two flushers lock rows in one order
+    if _vendor() == "postgresql":
+        sql = (
+            f"UPDATE {table} AS t SET {column} = t.{column} + v.c1 "  # noqa: S608
+            f"FROM {_pg_unnest([meta.pk, target])} WHERE t.{pk} = v.c0 "
+            f"RETURNING t.{pk}, t.{column}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [[k for k, _ in items], [n for _, n in items]])
+            return [tuple(row) for row in cursor.fetchall()]
+    out: list[tuple[int, int]] = []
+    for start in range(0, len(items), BATCH):
+        part = items[start : start + BATCH]
+        sql = (
+            f"UPDATE {table} AS t SET {column} = t.{column} + v.column2 "  # noqa: S608
+            f"FROM ({_sqlite_values(len(part), 2)}) AS v WHERE t.{pk} = v.column1 "
+            f"RETURNING {pk}, {column}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for row in part for value in row])
+            out += [tuple(row) for row in cursor.fetchall()]
+    return out
 
 
 def increment_returning(model: type[models.Model], pk: int, field: str) -> int | None:

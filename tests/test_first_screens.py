@@ -504,7 +504,7 @@ def test_future_moments_are_dates_not_just_now():
     assert f'datetime="{local.isoformat()}"' in html
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_blocking_through_the_page_works_outside_a_test_transaction():
     """The suite's other tests run inside a transaction; a request does not (the browser
     journey found a block that only worked inside one)."""
