@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
@@ -44,9 +45,11 @@ def _redis():
 
 
 def _prefix() -> str:
-    # One namespace per database: two sites (or two test runs) sharing a Redis database
-    # never add their views to each other's posts.
-    return f"blog:views:{settings.DATABASES['default']['NAME']}:"
+    # Under the cache's own key prefix (a test run's own, an operator's KEY_PREFIX), and one
+    # namespace per database: two sites, or two test runs, sharing a Redis database never
+    # add their views to each other's posts, nor find counts left by an earlier run.
+    name = settings.DATABASES["default"]["NAME"]
+    return caches["default"].make_key(f"blog:views:{name}:")
 
 
 def count_view(model, post_id: int) -> int:
