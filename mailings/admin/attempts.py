@@ -8,6 +8,7 @@ import django_filters
 from django.db.models import Case, IntegerField, Value, When
 from django.http import StreamingHttpResponse
 from django.urls import path, reverse
+from django.utils import timezone, translation
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
@@ -16,7 +17,7 @@ from wagtail.admin.widgets.button import HeaderButton
 
 from mailings.admin import paging, scoped
 from mailings.admin.actions import RetryFailedView, retryable_attempts
-from mailings.admin.exports import csv_safe
+from mailings.admin.exports import csv_safe, in_reader_settings
 from mailings.admin.filters import visible_mailings, visible_owners
 from mailings.models import Attempt, Delivery
 
@@ -173,7 +174,11 @@ def deliveries_csv(attempt: Attempt, deliveries) -> StreamingHttpResponse:
                 ]
             )
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    # Written after the view returned: in the reader's language and zone all the same.
+    streamed = in_reader_settings(
+        rows(), language=translation.get_language(), zone=timezone.get_current_timezone()
+    )
+    response = StreamingHttpResponse(streamed, content_type="text/csv; charset=utf-8")
     name = f"run-{attempt.pk}-deliveries.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
