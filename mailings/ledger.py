@@ -18,7 +18,7 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Valu
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from mailings import smtp, sql
+from mailings import replies, sql
 from mailings.models import Attempt, Delivery, Mailing
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def backoff(tries: int) -> float:
 @dataclass
 class Result:
     delivery_id: int
-    outcome: smtp.Outcome
+    outcome: replies.Outcome
     tries: int
 
 
@@ -95,7 +95,7 @@ def record(results: list[Result], tally: Tally) -> None:
     rows = []
     for result in results:
         outcome = result.outcome
-        retry = outcome.kind == smtp.TEMPORARY and result.tries < max_tries
+        retry = outcome.kind == replies.TEMPORARY and result.tries < max_tries
         status = Delivery.Status.SENT if outcome.sent else Delivery.Status.FAILED
         if retry:
             status = Delivery.Status.PENDING
@@ -140,7 +140,7 @@ def skip(skips: dict[int, str], tally: Tally) -> None:
     tally.skipped += len(written)
 
 
-def give_up(attempt_id: int, failure: smtp.Outcome) -> None:
+def give_up(attempt_id: int, failure: replies.Outcome) -> None:
     """The mail server will not take the run's messages: its pending deliveries fail."""
     Delivery.objects.filter(attempt_id=attempt_id, status=Delivery.Status.PENDING).update(
         status=Delivery.Status.FAILED,
@@ -149,9 +149,6 @@ def give_up(attempt_id: int, failure: smtp.Outcome) -> None:
         available_at=None,
     )
     Attempt.objects.filter(pk=attempt_id).update(server_response=failure.describe())
-
-
-# --- The run's row ---------------------------------------------------------------------------
 
 
 def open_run(*, mailing_id: int, slot: datetime, now: datetime) -> Attempt:
@@ -178,13 +175,17 @@ def start_try(attempt_id: int) -> None:
     """A worker takes the run up: stamp the try, fix what the run sends unless it is fixed
     (an edit from now on applies to the next run) and recount, in one statement (two workers
     starting together fix the same version)."""
-    message = Mailing.objects.filter(pk=OuterRef("mailing_id")).values("message__subject")
-    text = Mailing.objects.filter(pk=OuterRef("mailing_id")).values("message__body")
-    not_fixed = Q(subject="")
+    mailing = Mailing.objects.filter(pk=OuterRef("mailing_id"))
+
+    def fixed(field: str, source: str):
+        copy = Subquery(mailing.values(f"message__{source}")[:1])
+        return Case(When(Q(subject=""), then=copy), default=F(field))
+
     Attempt.objects.filter(pk=attempt_id).update(
         attempted_at=timezone.now(),
-        subject=Case(When(not_fixed, then=Subquery(message[:1])), default=F("subject")),
-        body=Case(When(not_fixed, then=Subquery(text[:1])), default=F("body")),
+        subject=fixed("subject", "subject"),
+        body=fixed("body", "text"),
+        html=fixed("html", "html"),
         **_recount(),
     )
 
@@ -213,9 +214,7 @@ def make_available(mailing_ids, *, now: datetime) -> int:
 
 def postpone(attempt_id: int, until: datetime, response: str | None = None) -> None:
     """Nothing to do before ``until`` (a retry, a paused mailing, an open breaker)."""
-    changes = {"available_at": until}
-    if response:
-        changes["server_response"] = response
+    changes = {"available_at": until, **({"server_response": response} if response else {})}
     Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(**changes)
 
 
@@ -292,10 +291,9 @@ def finish_or_wait(attempt_id: int) -> Step:
         ),
     )
     if ended:
-        counts = Attempt.objects.values_list("sent", "failed", "skipped", "total").get(
-            pk=attempt_id
-        )
+        counts = Attempt.objects.values_list("sent", "failed", "skipped", "total")
         logger.info(
-            "attempt %s finished: %s sent, %s failed, %s skipped of %s", attempt_id, *counts
+            "attempt %s finished: %s sent, %s failed, %s skipped of %s",
+            *(attempt_id, *counts.get(pk=attempt_id)),
         )
     return Step.DONE

@@ -14,11 +14,14 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import formats, timezone
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from wagtail.fields import StreamField
 from wagtail.models.audit_log import BaseLogEntry, BaseLogEntryManager
+from wagtail.users.models import UserProfile
 
-from mailings import schedule
+from mailings import rendering, schedule
+from mailings.blocks import MessageBlocks
 from mailings.permissions import log_entries_visible_to, owner_id_of
 from mailings.placeholders import placeholder_errors
 from site_config import zones
@@ -119,14 +122,29 @@ class Message(models.Model):
     subject = models.CharField(
         _("subject"), max_length=255, validators=[validate_single_line, validate_placeholders]
     )
-    body = models.TextField(
-        _("body"),
-        validators=[validate_placeholders],
+    content = StreamField(
+        MessageBlocks(),
+        verbose_name=_("content"),
+        blank=True,
         help_text=_(
-            "Plain text. Placeholders filled for each recipient: {full_name}, {email}, "
-            "{unsubscribe_url}."
+            "Blocks: headings, text, images, buttons, blog posts. Placeholders filled for "
+            "each recipient: {full_name}, {email}, {unsubscribe_url}."
         ),
     )
+    body = models.TextField(
+        _("plain text"),
+        blank=True,
+        validators=[validate_placeholders],
+        help_text=_(
+            "A message without blocks goes out as this text alone. Placeholders filled for "
+            "each recipient: {full_name}, {email}, {unsubscribe_url}."
+        ),
+    )
+    # What goes out, rendered when the message is saved (``mailings/rendering.py``): the
+    # HTML layout (empty for a plain-text message) and the text part, as templates whose
+    # only holes are the placeholders. A run copies them when it starts.
+    html = models.TextField(_("HTML part"), blank=True, editable=False)
+    text = models.TextField(_("text part"), blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -143,6 +161,25 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+    def save(self, *args, **kwargs):
+        self.render()
+        super().save(*args, **kwargs)
+
+    def render(self) -> None:
+        """What goes out, from the blocks (or the plain text), in the owner's language."""
+        if not self.content:
+            self.html, self.text = "", self.body
+            return
+        chosen = UserProfile.objects.filter(user_id=self.owner_id).values_list(
+            "preferred_language", flat=True
+        )
+        rendered = rendering.render(
+            subject=self.subject,
+            content=self.content,
+            language=chosen.first() or get_language() or settings.LANGUAGE_CODE,
+        )
+        self.html, self.text = rendered.html, rendered.text
 
 
 class Mailing(models.Model):
@@ -273,7 +310,8 @@ class Attempt(models.Model):
     # What the run sends, fixed when it starts (``ledger.start_try``): an edit of the message
     # applies to the next run, and the ledger shows what went out. Empty until then.
     subject = models.CharField(_("subject"), max_length=255, blank=True)
-    body = models.TextField(_("body"), blank=True)
+    body = models.TextField(_("body"), blank=True)  # the text part (Message.text)
+    html = models.TextField(_("HTML part"), blank=True)  # empty: a plain-text message
     # When the scheduler tick may hand the unfinished run to workers (again): the end of the
     # lease of the worker that has it, or, after a temporary failure, the time of the retry.
     available_at = models.DateTimeField(_("available at"), null=True, blank=True)

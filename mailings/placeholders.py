@@ -8,6 +8,7 @@ never evaluates anything a user wrote (no attribute or index access, no format s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from string import Formatter
 
@@ -56,6 +57,28 @@ def placeholder_errors(text: str) -> list[str]:
 def fill(text: str, values: Mapping[str, str]) -> str:
     """Fill a validated template; every placeholder must have a value."""
     return text.format_map({name: values[name] for name in PLACEHOLDERS if name in values})
+
+
+# Rendering a composed message (mailings/rendering.py): each placeholder a user wrote becomes
+# a marker no other text holds (private-use characters, removed from what users type), the
+# whole layout is rendered and escaped, then the markers become placeholders again and every
+# other brace is doubled: the result is a template ``fill`` completes per recipient.
+MARK_START, MARK_END = "\ue000", "\ue001"
+MARKERS = {name: f"{MARK_START}{name}{MARK_END}" for name in PLACEHOLDERS}
+_MARKER = re.compile(f"{MARK_START}({'|'.join(PLACEHOLDERS)}){MARK_END}")
+
+
+def marked(text: str) -> str:
+    """A validated template with its placeholders as markers and ``{{``/``}}`` as braces."""
+    return fill(text.replace(MARK_START, "").replace(MARK_END, ""), MARKERS)
+
+
+def as_template(rendered: str) -> str:
+    """Rendered text holding markers, as a template: literal braces doubled, markers back
+    to placeholders; stray marker characters (from text that was never a template) go."""
+    text = rendered.replace("{", "{{").replace("}", "}}")
+    text = _MARKER.sub(lambda match: "{" + match[1] + "}", text)
+    return text.replace(MARK_START, "").replace(MARK_END, "")
 
 
 def _known() -> str:

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings import composing, ledger, queue, smtp, unsubscribe
+from mailings import composing, ledger, queue, replies, smtp, unsubscribe
 from mailings.guards import CircuitBreaker, RateLimiter
 from mailings.ledger import Step
 from mailings.models import Attempt, Message
@@ -77,7 +77,7 @@ def work(attempt_id: int, *, budget: float | None = None) -> Step:
         if end.failure is None:
             breaker.success()
         else:
-            if end.failure.kind == smtp.TEMPORARY_CONNECTION:
+            if end.failure.kind == replies.TEMPORARY_CONNECTION:
                 breaker.failure()
             return after_connection_failure(attempt, end.failure)
         if time.monotonic() >= deadline:
@@ -107,6 +107,7 @@ class Envelope:
             self.builder,
             subject=attempt.subject,
             body=attempt.body,
+            html=attempt.html,
             full_name=delivery.full_name,
             email=delivery.email,
             unsubscribe_url=self.link_prefix + self.tokens.for_client(delivery.client_id) + "/",
@@ -119,7 +120,7 @@ class Envelope:
 @dataclass
 class ChunkEnd:
     sent: int = 0  # messages handed to the server (whatever it answered)
-    failure: smtp.Outcome | None = None  # the session-level failure that stopped the chunk
+    failure: replies.Outcome | None = None  # the session-level failure that stopped the chunk
     paused: bool = False  # the mailing may no longer send
 
 
@@ -172,7 +173,7 @@ def send_chunk(
                 results.append(ledger.Result(delivery.pk, outcome, delivery.tries + 1))
     except smtp.ConnectionFailedError as exc:
         end.failure = exc.outcome
-        if end.failure.kind == smtp.AMBIGUOUS and pending:
+        if end.failure.kind == replies.AMBIGUOUS and pending:
             # The message in flight may have been accepted: never send it again.
             results.append(ledger.Result(pending[0].pk, end.failure, pending[0].tries + 1))
             pending.popleft()
@@ -225,12 +226,12 @@ def renew(
     return kept, False
 
 
-def after_connection_failure(attempt: Attempt, failure: smtp.Outcome) -> Step:
+def after_connection_failure(attempt: Attempt, failure: replies.Outcome) -> Step:
     """The session broke: go on at once (an ambiguous message is recorded), wait and retry
     with backoff, or, after the last try or a refusal that no retry mends, give up."""
-    if failure.kind == smtp.AMBIGUOUS:
+    if failure.kind == replies.AMBIGUOUS:
         return Step.MORE
-    if failure.kind == smtp.FATAL or attempt.retries + 1 >= settings.MAILINGS_MAX_TRIES:
+    if failure.kind == replies.FATAL or attempt.retries + 1 >= settings.MAILINGS_MAX_TRIES:
         ledger.give_up(attempt.pk, failure)
         return ledger.finish_or_wait(attempt.pk)
     delay = timedelta(seconds=ledger.backoff(attempt.retries + 1))
@@ -254,7 +255,8 @@ def send_test(
     raw = composing.compose(
         envelope.builder,
         subject=message.subject,
-        body=message.body,
+        body=message.text,
+        html=message.html,
         full_name=full_name,
         email=email or to,
         to=to,

@@ -3,6 +3,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.viewsets.model import ModelViewSetGroup
+from wagtail.models import Page
+from wagtail.permissions import policy_registry
 
 from mailings.admin.attempts import AttemptViewSet
 from mailings.admin.clients import ClientViewSet
@@ -72,3 +74,13 @@ def add_mailings_panel(request, panels):
 @hooks.register("insert_global_admin_css")
 def admin_css():
     return format_html('<link rel="stylesheet" href="{}">', static("mailings/css/admin.css"))
+
+
+@hooks.register("construct_page_chooser_queryset")
+def only_public_pages_for_mailings_users(pages, request):
+    """A message's blog post block opens the page chooser: someone who does not edit the
+    site (a user, a manager) sees only what any visitor sees, never a draft's or a private
+    page's title."""
+    if policy_registry.get_by_type(Page).explorable_root_instance(request.user) is not None:
+        return pages
+    return pages.live().public()

@@ -119,3 +119,15 @@ def test_only_the_permission_policy_knows_who_may_see_what():
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
 
     assert offenders == []
+
+
+# The send path in modules of one job each (docs/architecture.md): none grows past 300 lines.
+SEND_PATH = ("sending", "queue", "ledger", "composing", "smtp")
+
+
+def test_no_module_of_the_send_path_is_over_300_lines():
+    sizes = {
+        name: len((ROOT / "mailings" / f"{name}.py").read_text().splitlines()) for name in SEND_PATH
+    }
+
+    assert {name: n for name, n in sizes.items() if n > 300} == {}

@@ -47,7 +47,7 @@ def test_language_code_ru_makes_russian_the_default(client, settings):
     html = client.get("/admin/mailings/messages/add/").content.decode()
 
     assert "Тема" in html
-    assert "Текст" in html
+    assert "Содержимое" in html and "Простой текст" in html
 
 
 def test_validation_messages_are_translated(client, russian_user):

@@ -10,7 +10,7 @@ from email.policy import default as default_policy
 import pytest
 from django.utils import timezone
 
-from mailings import ledger, queue, sending, services, smtp
+from mailings import ledger, queue, replies, sending, services
 from mailings.ledger import Step
 from mailings.models import Attempt, Delivery
 from tests.factories import AttemptFactory, ClientFactory, MailingFactory, UserFactory
@@ -114,7 +114,7 @@ def test_counts_a_worker_adds_after_another_ended_the_run_are_not_added_twice():
     sending.prepare(attempt.pk)
     late = ledger.Tally()
     claimed = queue.claim(attempt, now=timezone.now(), limit=100).deliveries
-    sent = smtp.Outcome(smtp.SENT, 250, "250 OK")
+    sent = replies.Outcome(replies.SENT, 250, "250 OK")
     ledger.record([ledger.Result(d.pk, sent, 1) for d in claimed], late)
 
     assert ledger.finish_or_wait(attempt.pk) == Step.DONE
@@ -130,8 +130,8 @@ def test_a_run_with_a_failure_ends_as_failure_with_the_last_reply():
     sending.prepare(attempt.pk)
     tally = ledger.Tally()
     first, second, third = queue.claim(attempt, now=timezone.now(), limit=100).deliveries
-    refused = smtp.Outcome(smtp.PERMANENT, 550, "550 No such user")
-    sent = smtp.Outcome(smtp.SENT, 250, "250 OK")
+    refused = replies.Outcome(replies.PERMANENT, 550, "550 No such user")
+    sent = replies.Outcome(replies.SENT, 250, "250 OK")
     results = [ledger.Result(first.pk, sent, 1), ledger.Result(second.pk, refused, 1)]
     ledger.record([*results, ledger.Result(third.pk, sent, 1)], tally)
     tally.add_to(attempt.pk)

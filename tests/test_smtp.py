@@ -6,34 +6,34 @@ import ssl
 
 import pytest
 
-from mailings import smtp
+from mailings import replies, smtp
 
 
 @pytest.mark.parametrize(
     ("code", "per_recipient", "kind"),
     [
-        (550, True, smtp.PERMANENT),  # no such user: that recipient only
-        (554, True, smtp.PERMANENT),
-        (550, False, smtp.FATAL),  # to MAIL FROM or AUTH: nothing can go out
-        (451, True, smtp.TEMPORARY),  # greylisting: that recipient, later
-        (452, True, smtp.TEMPORARY),
-        (421, True, smtp.TEMPORARY_CONNECTION),  # the server is closing the session
-        (451, False, smtp.TEMPORARY_CONNECTION),
-        (None, True, smtp.TEMPORARY_CONNECTION),
-        (-1, False, smtp.TEMPORARY_CONNECTION),  # smtplib's "no reply"
-        (999, True, smtp.TEMPORARY_CONNECTION),
-        (150, True, smtp.TEMPORARY_CONNECTION),
+        (550, True, replies.PERMANENT),  # no such user: that recipient only
+        (554, True, replies.PERMANENT),
+        (550, False, replies.FATAL),  # to MAIL FROM or AUTH: nothing can go out
+        (451, True, replies.TEMPORARY),  # greylisting: that recipient, later
+        (452, True, replies.TEMPORARY),
+        (421, True, replies.TEMPORARY_CONNECTION),  # the server is closing the session
+        (451, False, replies.TEMPORARY_CONNECTION),
+        (None, True, replies.TEMPORARY_CONNECTION),
+        (-1, False, replies.TEMPORARY_CONNECTION),  # smtplib's "no reply"
+        (999, True, replies.TEMPORARY_CONNECTION),
+        (150, True, replies.TEMPORARY_CONNECTION),
     ],
 )
 def test_a_reply_code_is_classified(code, per_recipient, kind):
-    assert smtp.classify_code(code, "text", per_recipient=per_recipient).kind == kind
+    assert replies.classify_code(code, "text", per_recipient=per_recipient).kind == kind
 
 
 def test_a_reply_that_is_no_smtp_says_so():
-    assert smtp.classify_code(None, "", per_recipient=True).reply == "no SMTP reply"
-    nonsense = smtp.classify_code(999, "HTTP/1.1 400", per_recipient=True)
+    assert replies.classify_code(None, "", per_recipient=True).reply == "no SMTP reply"
+    nonsense = replies.classify_code(999, "HTTP/1.1 400", per_recipient=True)
     assert (nonsense.code, nonsense.reply) == (999, "not an SMTP reply: HTTP/1.1 400")
-    assert smtp.classify_code(-1, "", per_recipient=True).code is None
+    assert replies.classify_code(-1, "", per_recipient=True).code is None
 
 
 def timed_out_while_reading() -> smtplib.SMTPServerDisconnected:
@@ -58,7 +58,7 @@ def timed_out_while_reading() -> smtplib.SMTPServerDisconnected:
     ],
 )
 def test_an_error_is_classified(error, kind, words):
-    outcome = smtp.classify_exception(error)
+    outcome = replies.classify_exception(error)
 
     assert outcome.kind == kind
     assert words in outcome.reply
@@ -66,15 +66,17 @@ def test_an_error_is_classified(error, kind, words):
 
 def test_a_programming_error_is_not_taken_for_a_server_failure():
     with pytest.raises(KeyError):
-        smtp.classify_exception(KeyError("bug"))
+        replies.classify_exception(KeyError("bug"))
 
 
 def test_an_outcome_describes_itself_for_the_ledger():
-    assert smtp.Outcome(smtp.SENT, 250, "250 OK").describe() == "250 OK"
-    refused = smtp.Outcome(smtp.PERMANENT, 550, "5.1.1 No such user")
+    assert replies.Outcome(replies.SENT, 250, "250 OK").describe() == "250 OK"
+    refused = replies.Outcome(replies.PERMANENT, 550, "5.1.1 No such user")
     assert refused.describe() == "permanent: 550 5.1.1 No such user"
-    assert smtp.Outcome(smtp.AMBIGUOUS, None, "quiet").describe().startswith("unknown outcome")
-    assert len(smtp.Outcome(smtp.TEMPORARY, 451, "x" * 5000).describe()) == 1000
+    assert (
+        replies.Outcome(replies.AMBIGUOUS, None, "quiet").describe().startswith("unknown outcome")
+    )
+    assert len(replies.Outcome(replies.TEMPORARY, 451, "x" * 5000).describe()) == 1000
 
 
 def test_the_server_settings_come_from_django_settings(settings):

@@ -50,15 +50,19 @@ class ClientForm(OwnedForm):
 class MessageForm(OwnedForm):
     class Meta:
         model = Message
-        fields = ["subject", "body"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 16})}
+        fields = ["subject", "content", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 8})}
 
     # An e-mail, not a book: a longer text is a form error that keeps what was typed
     # (DATA_UPLOAD_MAX_MEMORY_SIZE lets it reach the form).
     body_max_chars = 1_000_000
 
+    unreadable_blocks = False
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.is_bound:
+            self._readable_blocks()
         self.fields["body"].validators.append(
             MaxLengthValidator(
                 self.body_max_chars,
@@ -68,6 +72,44 @@ class MessageForm(OwnedForm):
                 ),
             )
         )
+
+    def _readable_blocks(self) -> None:
+        """Blocks posted by something else than the editor (a script, a tampered form: no
+        count, a count of garbage, missing rows) are a form error, not a server error."""
+        name = self.add_prefix("content")
+        posted = f"{name}-count" in self.data  # absent: a plain-text message, no blocks
+        try:
+            self.fields["content"].widget.value_from_datadict(self.data, self.files, name)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            self.data = self.data.copy()
+            for key in [k for k in self.data if k.startswith(f"{name}-")]:
+                del self.data[key]
+            self.data[f"{name}-count"] = "0"
+            self.unreadable_blocks = posted
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.unreadable_blocks:
+            self.add_error(
+                "content", _("The blocks could not be read. Reload the page and try again.")
+            )
+            return cleaned
+        content, body = cleaned.get("content"), (cleaned.get("body") or "").strip()
+        if "content" in self.errors or "body" in self.errors:
+            return cleaned
+        if content and body:
+            self.add_error(
+                "body",
+                _(
+                    "A message is made of blocks or of plain text, not both: empty this "
+                    "field to send the blocks, or remove the blocks to send this text."
+                ),
+            )
+        elif not content and not body:
+            self.add_error(
+                "content", _("Write the message: add a block, or fill in the plain text.")
+            )
+        return cleaned
 
 
 TIME_ZONES = zones.SELECTABLE

@@ -116,7 +116,8 @@ class MessagePreviewView(OwnMessageMixin, View):
         )
         rendered = composing.render(
             subject=message.subject,
-            body=message.body,
+            body=message.text,
+            html=message.html,
             values=composing.recipient_values(
                 full_name=name, email=email, unsubscribe_url=unsubscribe.example_url()
             ),
@@ -129,6 +130,8 @@ class MessagePreviewView(OwnMessageMixin, View):
             {
                 "message": message,
                 "rendered": rendered,
+                # Links of the sandboxed preview open in a new tab, not inside the frame.
+                "framed_html": rendered.html.replace("<head>", '<head><base target="_blank">', 1),
                 "recipient": f"{name} <{email}>",
                 "client": client,
                 "choices": choices,
@@ -182,19 +185,20 @@ class MessageViewSet(scoped.ScopedModelViewSet):
     edit_view_class = MessageEditView
     list_display = [
         "subject",
-        Column("body", label=_("Text")),
+        Column("text", label=_("Text")),
         DateColumn("updated_at", label=_("Updated"), sort_key="updated_at", classname="updated"),
     ]
-    list_export = ["subject", "body", "created_at", "updated_at"]
+    list_export = ["subject", "text", "created_at", "updated_at"]
     export_filename = "messages"
-    search_fields = ["subject", "body"]
+    search_fields = ["subject", "text"]
     search_backend_name = None
     ordering = ["-updated_at"]
     list_per_page = 50
     edit_handler = ObjectList(
-        [FieldPanel("subject"), FieldPanel("body")], base_form_class=MessageForm
+        [FieldPanel("subject"), FieldPanel("content"), FieldPanel("body")],
+        base_form_class=MessageForm,
     )
-    inspect_view_fields = ["subject", "body", "created_at", "updated_at"]
+    inspect_view_fields = ["subject", "text", "created_at", "updated_at"]
 
     def get_urlpatterns(self):
         return [
