@@ -90,7 +90,7 @@ def write_and_preview_message(page: Page) -> None:
     open_menu_item(page, "Mailings", "Messages")
     page.get_by_role("link", name="Add message").click()
     page.get_by_role("textbox", name="Subject").fill(SUBJECT)
-    page.get_by_role("textbox", name="Body").fill(BODY)
+    page.get_by_role("textbox", name="Plain text").fill(BODY)
     page.get_by_role("button", name="Create").click()
     expect_success(page, SUBJECT)
 
