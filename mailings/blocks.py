@@ -151,9 +151,9 @@ class BlogPostBlock(blocks.StructBlock):
     def clean(self, value):
         value = super().clean(value)
         page = value["page"]
-        if page is not None and not page.live:
+        if page is not None and not (page.live and not page.get_view_restrictions().exists()):
             raise StructBlockValidationError(
-                block_errors={"page": ValidationError(_("Choose a published post."))}
+                block_errors={"page": ValidationError(_("Choose a published, public post."))}
             )
         return value
 

@@ -32,6 +32,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from wagtail.permission_policies.base import ModelPermissionPolicy
+from wagtail.permission_policies.collections import CollectionOwnershipPermissionPolicy
 from wagtail.permissions import policy_registry
 
 MODERATE_PERMISSION = "mailings.moderate_mailing"
@@ -196,3 +197,29 @@ def log_entries_visible_to(user, models: Iterable[type[Model]]) -> Q | None:
         if policy_for(model).reach(user, ["view"]) is Reach.ALL:
             everyone.append(content_type)
     return Q(owner=user, content_type__in=mine) | Q(content_type__in=everyone)
+
+
+class OwnUploadsImagePolicy(CollectionOwnershipPermissionPolicy):
+    """Wagtail's image policy, plus: in a collection where someone may add images but not
+    choose them (the Users group in "Mail images", migration 0016), they choose what they
+    uploaded themselves, never another user's upload. Editors keep Wagtail's rules."""
+
+    def _own_uploads(self, user) -> Q:
+        added = self._collections_with_perm(user, ["add"])
+        return Q(collection__in=added) & Q(**{self.owner_field_name: user})
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        instances = super().instances_user_has_any_permission_for(user, actions)
+        if "choose" not in actions or not user.is_active or user.is_superuser:
+            return instances
+        own = self.model._default_manager.filter(self._own_uploads(user))
+        return (instances | own).distinct()
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        if super().user_has_permission_for_instance(user, action, instance):
+            return True
+        return (
+            action == "choose"
+            and user.is_active
+            and self.model._default_manager.filter(self._own_uploads(user), pk=instance.pk).exists()
+        )

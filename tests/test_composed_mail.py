@@ -7,13 +7,17 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
+from django.test import Client
 from django.test.signals import template_rendered
 from django.urls import reverse
 from django.utils import timezone
+from wagtail.images.models import Image
+from wagtail.models import Collection
 from wagtail.rich_text import RichText
 from wagtail.test.utils.form_data import nested_form_data, rich_text, streamfield
 from wagtail.users.models import UserProfile
 
+from blog.demo import draw_demo_image
 from blog.models import BlogPage
 from mailings import rendering, textify
 from mailings.models import Message
@@ -245,7 +249,7 @@ def test_an_unpublished_post_cannot_be_chosen(owner, client, blog_index):
     )
 
     assert response.status_code == 200
-    assert "Choose a published post." in response.content.decode()
+    assert "Choose a published, public post." in response.content.decode()
 
 
 def test_the_preview_shows_the_html_sandboxed_and_the_text_beside_it(owner, client, blog_index):
@@ -277,3 +281,54 @@ def test_the_post_chooser_shows_a_user_no_draft_nor_private_page(owner, client, 
     assert "Public sale" in listing.json()["html"]
     assert "Secret plans draft" not in listing.json()["html"]
     assert "Secret plans draft" not in found.content.decode()
+
+
+# --- Images: each user's own ------------------------------------------------------------------
+
+
+def upload(client, title):
+    picture = draw_demo_image(title, (40, 90, 120), 1)
+    picture.name = f"{title}.png"
+    mail_images = Collection.objects.get(name="Mail images")
+    response = client.post(
+        reverse("wagtailimages:add"),
+        {"title": title, "file": picture, "collection": mail_images.pk},
+    )
+    assert response.status_code == 302, response.content[:1000]
+    return Image.objects.get(title=title)
+
+
+def test_a_user_uploads_images_and_chooses_only_their_own(client):
+    alice, bob = UserFactory(role="Users"), UserFactory(role="Users")
+    client.force_login(alice)
+    image = upload(client, "Alice shop front")
+
+    assert image.uploaded_by_user == alice and image.collection.name == "Mail images"
+    assert "Alice shop front" in client.get("/admin/images/chooser/").json()["html"]
+    assert client.get(reverse("wagtailimages_chooser:chosen", args=[image.pk])).status_code == 200
+
+    client = Client()  # Bob's own browser: none of Alice's cookies
+    client.force_login(bob)
+    for url in ("/admin/images/chooser/", "/admin/api/main/images/", "/admin/images/"):
+        assert "Alice shop front" not in client.get(url).content.decode(), url
+    chosen = client.get(reverse("wagtailimages_chooser:chosen", args=[image.pk]))
+    assert chosen.status_code in (302, 403)  # Wagtail's "no permission" redirect
+    assert "Alice shop front" not in chosen.content.decode()
+    # Nor by typing its id into a message's image block.
+    data = form_data(content=streamfield([("image", {"image": image.pk, "alt": "x", "link": ""})]))
+    response = post_message(client, data)
+    assert response.status_code == 200
+    assert "Choose one of your own images." in response.content.decode()
+    assert not Message.objects.filter(owner=bob).exists()
+
+
+def test_a_manager_uploads_nothing_and_chooses_nothing(client):
+    alice = UserFactory(role="Users")
+    client.force_login(alice)
+    upload(client, "Alice logo")
+
+    client = Client()
+    client.force_login(UserFactory(role="Managers"))
+
+    assert "Alice logo" not in client.get("/admin/images/chooser/").content.decode()
+    assert client.get(reverse("wagtailimages:add")).status_code in (302, 403)

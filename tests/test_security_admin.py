@@ -135,7 +135,7 @@ def test_users_and_managers_list_no_image_or_document(media, role):
         "/admin/api/main/images/",
         "/admin/api/main/documents/",
         f"/admin/documents/chooser/chosen/{document.pk}/",
-        f"/admin/images/chooser/{image.pk}/",
+        f"/admin/images/chooser/chosen/{image.pk}/",
     ):
         response = browser.get(url)
         body = response.content.decode()

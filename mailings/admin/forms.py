@@ -10,6 +10,8 @@ from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.images import get_image_model
+from wagtail.permissions import policy_registry
 
 from mailings import schedule
 from mailings.admin.widgets import ClientChoiceField
@@ -87,6 +89,15 @@ class MessageForm(OwnedForm):
             self.data[f"{name}-count"] = "0"
             self.unreadable_blocks = posted
 
+    def _images_are_choosable(self, content) -> bool:
+        """An image id typed into the form is no way to another user's upload."""
+        ids = {c.value["image"].pk for c in content if c.block_type == "image" and c.value["image"]}
+        if not ids:
+            return True
+        policy = policy_registry.get_by_type(get_image_model())
+        choosable = policy.instances_user_has_any_permission_for(self.for_user, ["choose"])
+        return choosable.filter(pk__in=ids).count() == len(ids)
+
     def clean(self):
         cleaned = super().clean()
         if self.unreadable_blocks:
@@ -96,6 +107,9 @@ class MessageForm(OwnedForm):
             return cleaned
         content, body = cleaned.get("content"), (cleaned.get("body") or "").strip()
         if "content" in self.errors or "body" in self.errors:
+            return cleaned
+        if content and not self._images_are_choosable(content):
+            self.add_error("content", _("Choose one of your own images."))
             return cleaned
         if content and body:
             self.add_error(
