@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from wagtail.rich_text import RichText
 from wagtail.users.models import UserProfile
 
 from e2e.helpers import log_in
 from mailings import services
-from mailings.models import Attempt, Delivery
+from mailings.models import Attempt, Delivery, Mailing, Sender
 from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -138,6 +139,21 @@ def world():
     Delivery.objects.create(
         attempt=run, client=client, email=client.email, status="failed", response="550"
     )
+    composed = MessageFactory(
+        owner=owner,
+        subject="Весенние скидки",
+        body="",
+        content=[
+            ("heading", "Здравствуйте, {full_name}!"),
+            ("text", RichText("<p>Скидки <b>до 30 %</b> всю неделю.</p>")),
+            ("button", {"label": "В магазин", "link": "https://shop.example.ru/"}),
+            ("divider", None),
+        ],
+    )
+    sender = Sender.objects.create(
+        owner=owner, name="Магазин Ольги", email="news@shop.example.ru", confirmed_at=timezone.now()
+    )
+    Mailing.objects.filter(pk=mailing.pk).update(sender=sender, message=composed)
     manager = UserFactory(role="Managers", email="max@example.ru")
     user_pages = [
         "/admin/",
@@ -150,6 +166,11 @@ def world():
         "/admin/mailings/messages/add/",
         f"/admin/mailings/messages/edit/{message.pk}/",
         f"/admin/mailings/messages/preview/{message.pk}/",
+        f"/admin/mailings/messages/edit/{composed.pk}/",
+        f"/admin/mailings/messages/preview/{composed.pk}/",
+        "/admin/mailings/senders/",
+        "/admin/mailings/senders/add/",
+        f"/admin/mailings/senders/edit/{sender.pk}/",
         "/admin/mailings/mailings/",
         "/admin/mailings/mailings/add/",
         f"/admin/mailings/mailings/edit/{mailing.pk}/",

@@ -11,13 +11,14 @@ class MailingsConfig(AppConfig):
         from wagtail.permissions import register_permission_policy
 
         from mailings import checks  # noqa: F401 - registers the start-up checks
-        from mailings.models import Attempt, Client, Delivery, Mailing, Message
+        from mailings.models import Attempt, Client, Delivery, Mailing, Message, Sender
         from mailings.permissions import OwnedRowsPolicy, OwnUploadsImagePolicy
 
         # One policy per model, registered before any view asks Wagtail for one.
         for model, owner_path, moderated in (
             (Client, "owner", False),
             (Message, "owner", False),
+            (Sender, "owner", False),
             (Mailing, "owner", True),
             (Attempt, "mailing__owner", True),
             (Delivery, "attempt__mailing__owner", True),

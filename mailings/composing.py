@@ -130,6 +130,7 @@ def compose(
     message_id: str,
     to: str | None = None,
     html: str = "",
+    reply_to: str = "",
 ) -> bytes:
     """One recipient's e-mail: placeholders filled (in the text, and escaped in the HTML of
     a composed message), with the one-click unsubscribe headers (RFC 8058) every message
@@ -148,6 +149,7 @@ def compose(
         html=rendered.html,
         headers={
             "Message-ID": message_id,
+            **({"Reply-To": reply_to} if reply_to else {}),
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },

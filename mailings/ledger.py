@@ -47,9 +47,6 @@ def backoff(tries: int) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
 
 
-# --- Results of deliveries -------------------------------------------------------------------
-
-
 @dataclass
 class Result:
     delivery_id: int
@@ -171,29 +168,32 @@ def hand_out(attempt_ids: list[int], *, now: datetime) -> None:
     Attempt.objects.filter(pk__in=attempt_ids).update(available_at=lease_end(now))
 
 
-def start_try(attempt_id: int) -> None:
-    """A worker takes the run up: stamp the try, fix what the run sends unless it is fixed
-    (an edit from now on applies to the next run) and recount, in one statement (two workers
-    starting together fix the same version)."""
-    mailing = Mailing.objects.filter(pk=OuterRef("mailing_id"))
+RUN_COPIES_MESSAGE = {"subject": "subject", "body": "text", "html": "html"}  # run: message
+RUN_COPIES_SENDER = {"sender_name": "name", "sender_email": "email", "reply_to": "reply_to"}
 
-    def fixed(field: str, source: str):
-        copy = Subquery(mailing.values(f"message__{source}")[:1])
-        return Case(When(Q(subject=""), then=copy), default=F(field))
+
+def start_try(attempt_id: int) -> None:
+    """A worker takes the run up: stamp the try, fix what the run sends (message, sender)
+    unless fixed, and recount, in one statement: two workers fix the same version."""
+    mailing = Mailing.objects.filter(pk=OuterRef("mailing_id"))
+    sender = mailing.filter(sender__confirmed_at__isnull=False)  # none: senders.default_from
+
+    def fixed(field: str, rows, path: str):
+        out = Attempt._meta.get_field(field)
+        copy = Coalesce(Subquery(rows.values(path)[:1]), Value(""), output_field=out)
+        return Case(When(Q(subject=""), then=copy), default=F(field), output_field=out)
 
     Attempt.objects.filter(pk=attempt_id).update(
         attempted_at=timezone.now(),
-        subject=fixed("subject", "subject"),
-        body=fixed("body", "text"),
-        html=fixed("html", "html"),
+        **{f: fixed(f, mailing, f"message__{p}") for f, p in RUN_COPIES_MESSAGE.items()},
+        **{f: fixed(f, sender, f"sender__{p}") for f, p in RUN_COPIES_SENDER.items()},
         **_recount(),
     )
 
 
 def renew_lease(attempt_id: int, *, now: datetime, held_until: datetime | None) -> datetime | None:
-    """Keep the run held while a worker sends it; returns when its lease now ends, as far as
-    this worker knows. Renewed when half of the lease is gone, not at every claim: workers
-    sharing a run would otherwise all write its row."""
+    """Keep the run held while a worker sends it; returns when its lease now ends. Renewed
+    when half of it is gone, not at every claim: workers sharing a run would all write it."""
     half_gone = lease_end(now) - timedelta(seconds=settings.MAILINGS_LEASE_SECONDS / 2)
     if held_until is not None and held_until >= half_gone:
         return held_until

@@ -182,6 +182,55 @@ class Message(models.Model):
         self.html, self.text = rendered.html, rendered.text
 
 
+class SenderQuerySet(models.QuerySet):
+    def confirmed(self):
+        return self.filter(confirmed_at__isnull=False)
+
+
+class Sender(models.Model):
+    """Whom a user's mail comes from: a display name and an address they proved is theirs
+    (``confirmed_at``: they followed a link mailed to it), and where replies go. The envelope
+    sender stays the operator's, where bounces go (docs/composing.md, "Senders")."""
+
+    add_label = _("Add sender")  # the listing's button (see admin/scoped.IndexView)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="senders",
+    )
+    name = models.CharField(
+        _("display name"),
+        max_length=100,
+        validators=[validate_single_line_name],
+        help_text=_("What readers see as the sender, e.g. “Anna’s Bakery”."),
+    )
+    email = models.EmailField(_("address"), max_length=254)
+    reply_to = models.EmailField(
+        _("reply-to address"),
+        max_length=254,
+        blank=True,
+        help_text=_("Where replies go, if not to the address above."),
+    )
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = SenderQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("sender")
+        verbose_name_plural = _("senders")
+        ordering = ["name", "email", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                "owner", Lower("email"), name="mailings_sender_unique_email_per_owner"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
 class Mailing(models.Model):
     add_label = _("Add mailing")  # the listing's button (see admin/scoped.IndexView)
 
@@ -215,6 +264,15 @@ class Mailing(models.Model):
     )
     clients = models.ManyToManyField(
         Client, verbose_name=_("clients"), related_name="mailings", blank=False
+    )
+    # None: the operator's address with the owner's name (composing.default_sender).
+    sender = models.ForeignKey(
+        Sender,
+        verbose_name=_("sender"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="mailings",
     )
     start_at = models.DateTimeField(_("start"))
     end_at = models.DateTimeField(_("end"))
@@ -312,6 +370,11 @@ class Attempt(models.Model):
     subject = models.CharField(_("subject"), max_length=255, blank=True)
     body = models.TextField(_("body"), blank=True)  # the text part (Message.text)
     html = models.TextField(_("HTML part"), blank=True)  # empty: a plain-text message
+    # Whom it comes from, fixed with the rest: the mailing's confirmed sender when the run
+    # started; empty: the operator's address with the owner's name.
+    sender_name = models.CharField(_("sender's name"), max_length=100, blank=True)
+    sender_email = models.EmailField(_("sender's address"), max_length=254, blank=True)
+    reply_to = models.EmailField(_("reply-to address"), max_length=254, blank=True)
     # When the scheduler tick may hand the unfinished run to workers (again): the end of the
     # lease of the worker that has it, or, after a temporary failure, the time of the retry.
     available_at = models.DateTimeField(_("available at"), null=True, blank=True)
@@ -440,7 +503,9 @@ class MailingsLogEntryManager(BaseLogEntryManager):
         # names a client or a message, so the permission policy decides. (Wagtail's own
         # implementation caches the allowed content types on the user across log models,
         # so it is not reused here.)
-        visible = log_entries_visible_to(user, (Client, Message, Mailing, Attempt, Delivery))
+        visible = log_entries_visible_to(
+            user, (Client, Message, Sender, Mailing, Attempt, Delivery)
+        )
         return self.all() if visible is None else self.filter(visible)
 
 

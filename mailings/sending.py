@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.mail.message import sanitize_address
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings import composing, ledger, queue, replies, smtp, unsubscribe
+from mailings import composing, ledger, queue, replies, senders, smtp, unsubscribe
 from mailings.guards import CircuitBreaker, RateLimiter
 from mailings.ledger import Step
 from mailings.models import Attempt, Message
@@ -51,7 +52,7 @@ def work(attempt_id: int, *, budget: float | None = None) -> Step:
     limiter = RateLimiter(settings.MAILINGS_RATE_LIMIT)
     pace: float | None = None  # seconds per message at the last chunk
     while True:
-        attempt = Attempt.objects.get(pk=attempt_id)
+        attempt = Attempt.objects.select_related("mailing__owner").get(pk=attempt_id)
         if attempt.status != Attempt.Status.IN_PROGRESS:
             return Step.DONE
         now = timezone.now()
@@ -92,15 +93,31 @@ def pause(attempt_id: int) -> Step:
 
 
 class Envelope:
-    """What every message of one run shares: the sender, the builder, the link signer."""
+    """What every message of one run shares: the From (the run's sender, or the operator's
+    address with the owner's name), the bounce address (always the operator's), the
+    builder, the link signer."""
 
-    def __init__(self, *, attempt_id: int, sender: str) -> None:
+    def __init__(self, *, attempt_id: int, from_header: str, reply_to: str = "") -> None:
         self.attempt_id = attempt_id
-        self.builder = composing.MessageBuilder(sender=sender)
-        self.sender = composing.envelope_address(sender)
+        self.builder = composing.MessageBuilder(sender=from_header)
+        # Encoded once for the run, as the From is (an address's IDN domain, a name).
+        self.reply_to = sanitize_address(reply_to, "utf-8") if reply_to else ""
+        self.sender = composing.envelope_address(settings.DEFAULT_FROM_EMAIL)
         self.domain = self.sender.rpartition("@")[2] or "localhost"
         self.link_prefix = unsubscribe.link_prefix()
         self.tokens = unsubscribe.Tokens()
+
+    @classmethod
+    def for_run(cls, attempt: Attempt) -> Envelope:
+        if attempt.sender_email:
+            return cls(
+                attempt_id=attempt.pk,
+                from_header=senders.mailbox(attempt.sender_name, attempt.sender_email),
+                reply_to=attempt.reply_to,
+            )
+        owner = attempt.mailing.owner
+        from_header = senders.default_from(owner)
+        return cls(attempt_id=attempt.pk, from_header=from_header, reply_to=owner.email)
 
     def compose(self, attempt: Attempt, delivery: queue.Claimed) -> bytes:
         return composing.compose(
@@ -108,6 +125,7 @@ class Envelope:
             subject=attempt.subject,
             body=attempt.body,
             html=attempt.html,
+            reply_to=self.reply_to,
             full_name=delivery.full_name,
             email=delivery.email,
             unsubscribe_url=self.link_prefix + self.tokens.for_client(delivery.client_id) + "/",
@@ -132,7 +150,7 @@ def send_chunk(
     are written and the hold renewed, which also says what may still go: a delivery whose
     client left is skipped, one this worker no longer holds is dropped, and a mailing that
     may no longer send stops the chunk."""
-    envelope = Envelope(attempt_id=attempt.pk, sender=settings.DEFAULT_FROM_EMAIL)
+    envelope = Envelope.for_run(attempt)
     flush_every = settings.MAILINGS_FLUSH_EVERY
     renew_every = settings.MAILINGS_LEASE_SECONDS / 3
     end = ChunkEnd()
@@ -251,12 +269,14 @@ def send_test(
     """Send a test to me: the message as a run would build it (placeholders, headers, the
     unsubscribe link of a recipient), through the same SMTP session code; never raises.
     ``full_name`` and ``email`` (default: ``to``) fill the placeholders."""
-    envelope = Envelope(attempt_id=0, sender=settings.DEFAULT_FROM_EMAIL)
+    owner = message.owner
+    envelope = Envelope(attempt_id=0, from_header=senders.default_from(owner), reply_to=owner.email)
     raw = composing.compose(
         envelope.builder,
         subject=message.subject,
         body=message.text,
         html=message.html,
+        reply_to=envelope.reply_to,
         full_name=full_name,
         email=email or to,
         to=to,

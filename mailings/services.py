@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from wagtail.log_actions import log
 
 from mailings import dispatching, ledger, schedule, tasks
-from mailings.models import Attempt, Mailing, MailingsLogEntry, Message
+from mailings.models import Attempt, Mailing, MailingsLogEntry, Message, Sender
 from mailings.permissions import policy_for
 
 
@@ -219,3 +219,32 @@ def message_last_test(*, message: Message, by) -> TestSend | None:
         to=data.get("to", ""),
         detail=data.get("detail", ""),
     )
+
+
+def sender_save(*, sender: Sender, by, address_changed: bool) -> bool:
+    """After a sender is created, or its address changed: it is unconfirmed until the link
+    mailed to that address is followed. Returns False if the mail could not be queued."""
+    if not address_changed:
+        return True
+    Sender.objects.filter(pk=sender.pk).update(confirmed_at=None)
+    sender.confirmed_at = None
+    log(sender, "mailings.sender_link_sent", user=by, data={"email": sender.email})
+    return sender_send_link(sender=sender)
+
+
+def sender_send_link(*, sender: Sender) -> bool:
+    language = translation.get_language()  # the link's page speaks the asker's language
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(
+            lambda: tasks.enqueue(tasks.send_sender_confirmation, sender.pk, language)
+        )
+        return True
+    return tasks.enqueue(tasks.send_sender_confirmation, sender.pk, language)
+
+
+def sender_confirm(*, sender: Sender) -> None:
+    """Its address proved: mailings may come from it from their next run."""
+    if sender.confirmed_at is None:
+        sender.confirmed_at = timezone.now()
+        Sender.objects.filter(pk=sender.pk).update(confirmed_at=sender.confirmed_at)
+        log(sender, "mailings.sender_confirmed", user=None, data={"email": sender.email})

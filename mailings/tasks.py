@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import OperationalError, transaction
 from wagtail.log_actions import log
 
-from mailings import composing, dispatching, sending
+from mailings import composing, dispatching, senders, sending
 from mailings.ledger import Step
 from mailings.models import Client, Message
 from mailings.permissions import policy_for
@@ -111,3 +111,18 @@ def start_runs(attempt_ids: list[int], *, sync: bool = False) -> None:
         sending.prepare(attempt_id)
         while sending.work(attempt_id, budget=3600) == Step.MORE:
             pass
+
+
+@shared_task(
+    name="mailings.tasks.send_sender_confirmation",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def send_sender_confirmation(sender_id: int, language: str) -> bool:
+    """The link that confirms a sender address, mailed to that address (a mail server
+    failure is retried with backoff; sending it twice is harmless)."""
+    return senders.send_confirmation(sender_id, language=language)

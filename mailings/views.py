@@ -1,4 +1,5 @@
-"""Public views of the mailings app: the unsubscribe link every e-mail carries."""
+"""Public views of the mailings app: the unsubscribe link every e-mail carries, and the
+link that confirms a sender address."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from mailings import senders, services
 from mailings.models import Client
 from mailings.unsubscribe import read_token
 
@@ -38,3 +40,17 @@ def unsubscribe(request, token: str):
         "mailings/unsubscribe/confirm.html",
         {"client": client, "already": client.unsubscribed_at is not None},
     )
+
+
+@require_http_methods(["GET", "POST"])
+def sender_confirm(request, token: str):
+    """GET asks (a link scanner must not confirm an address); POST confirms."""
+    try:
+        sender = senders.read_token(token)
+    except senders.LinkError as error:
+        context = {"reason": error.reason}
+        return render(request, "mailings/senders/confirm.html", context, status=400)
+    if request.method == "POST":
+        services.sender_confirm(sender=sender)
+        return render(request, "mailings/senders/confirm.html", {"sender": sender, "done": True})
+    return render(request, "mailings/senders/confirm.html", {"sender": sender})

@@ -12,8 +12,17 @@ from mailings.admin.deliveries import FailedDeliveryViewSet
 from mailings.admin.mailings import MailingViewSet
 from mailings.admin.media_api import ChoosableDocumentsAPIViewSet, ChoosableImagesAPIViewSet
 from mailings.admin.messages import MessageViewSet
+from mailings.admin.senders import SenderViewSet
 from mailings.dashboard import MailingsPanel
-from mailings.models import Attempt, Client, Delivery, Mailing, MailingsLogEntry, Message
+from mailings.models import (
+    Attempt,
+    Client,
+    Delivery,
+    Mailing,
+    MailingsLogEntry,
+    Message,
+    Sender,
+)
 from mailings.permissions import policy_for
 
 
@@ -24,6 +33,7 @@ class MailingsGroup(ModelViewSetGroup):
     items = (
         ClientViewSet,
         MessageViewSet,
+        SenderViewSet,
         MailingViewSet,
         AttemptViewSet,
         FailedDeliveryViewSet,
@@ -37,7 +47,7 @@ def register_mailings_admin():
 
 @hooks.register("register_log_actions")
 def log_mailings_with_their_owner(actions):
-    for model in (Client, Message, Mailing, Attempt, Delivery):
+    for model in (Client, Message, Sender, Mailing, Attempt, Delivery):
         actions.register_model(model, MailingsLogEntry)
     actions.register_action("mailings.send_now", _("Send now"), _("Mailing sent now"))
     actions.register_action("mailings.disable", _("Disable mailing"), _("Mailing disabled"))
@@ -48,6 +58,12 @@ def log_mailings_with_their_owner(actions):
     actions.register_action("mailings.test_queued", _("Test queued"), _("Test queued"))
     actions.register_action("mailings.test_sent", _("Test sent"), _("Test sent"))
     actions.register_action("mailings.test_failed", _("Test failed"), _("Test not sent"))
+    actions.register_action(
+        "mailings.sender_link_sent", _("Confirmation link sent"), _("Confirmation link sent")
+    )
+    actions.register_action(
+        "mailings.sender_confirmed", _("Sender confirmed"), _("Sender address confirmed")
+    )
 
 
 # After Wagtail's own hooks (order 0), which register the unfiltered endpoints.

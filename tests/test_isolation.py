@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from mailings.models import Attempt, Delivery, Mailing, Message
+from mailings.models import Attempt, Delivery, Mailing, Message, Sender
 from mailings.models import Client as MailingClient
 from mailings.wagtail_hooks import MailingsGroup
 from tests.factories import (
@@ -24,7 +24,12 @@ from tests.support.snapshot import snapshot
 
 pytestmark = pytest.mark.django_db
 
-MARKERS = ("secret-client@alice.example", "Alice secret subject", "alice-secret-reply")
+MARKERS = (
+    "secret-client@alice.example",
+    "Alice secret subject",
+    "alice-secret-reply",
+    "secret-sender@alice.example",
+)
 
 
 def object_routes() -> list[tuple[str, type]]:
@@ -63,6 +68,8 @@ def test_the_matrix_covers_the_views_it_must():
         "mailings_mailings:enable",
         "mailings_attempts:inspect",
         "mailings_attempts:retry_failed",
+        "mailings_senders:edit",
+        "mailings_senders:send_link",
     ):
         assert expected in names
 
@@ -75,12 +82,14 @@ def alice_data():
     mailing = MailingFactory(owner=alice, message=message, clients=[client])
     attempt = AttemptFactory(mailing=mailing, server_response=MARKERS[2], status="failure")
     delivery = DeliveryFactory(attempt=attempt, client=client, status="failed")
+    sender = Sender.objects.create(owner=alice, name="Alice Shop", email=MARKERS[3])
     return {
         MailingClient: client,
         Message: message,
         Mailing: mailing,
         Attempt: attempt,
         Delivery: delivery,
+        Sender: sender,
         "owner": alice,
     }
 
@@ -104,6 +113,7 @@ PREFIX = {
     "mailing": "/admin/mailings/mailings/",
     "attempt": "/admin/mailings/attempts/",
     "failed": "/admin/mailings/failed-deliveries/",
+    "sender": "/admin/mailings/senders/",
 }
 
 POST_DATA = {
@@ -112,6 +122,7 @@ POST_DATA = {
     Mailing: mailing_form_data(),
     Attempt: {"status": "success"},
     Delivery: {"status": "sent"},
+    Sender: {"name": "Hijacked", "email": "stolen@example.org", "reply_to": ""},
 }
 
 

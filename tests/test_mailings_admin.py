@@ -30,14 +30,14 @@ def moment(delta: timedelta) -> str:
     return timezone.localtime(timezone.now() + delta).strftime("%Y-%m-%d %H:%M")
 
 
-def test_a_user_sees_only_the_mailings_menu(client, owner):
+def test_a_user_sees_the_mailings_menu_and_their_images_only(client, owner):
     html = client.get("/admin/").content.decode()
 
     menu = re.search(r'id="wagtail-sidebar-props"[^>]*>(.*?)</script>', html, re.S).group(1)
     assert '"Mailings"' in menu
+    assert '"Images"' in menu  # their own uploads (tests/test_composed_mail.py)
     for hidden in (
         '"Pages"',
-        '"Images"',
         '"Documents"',
         '"Snippets"',
         '"Reports"',
@@ -45,7 +45,7 @@ def test_a_user_sees_only_the_mailings_menu(client, owner):
         '"Settings"',
     ):
         assert hidden not in menu, hidden
-    for label in ("Clients", "Messages", "Attempts"):
+    for label in ("Clients", "Messages", "Senders", "Attempts"):
         assert f'"{label}"' in menu
 
 

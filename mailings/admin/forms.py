@@ -6,6 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -13,9 +14,9 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.images import get_image_model
 from wagtail.permissions import policy_registry
 
-from mailings import schedule
+from mailings import schedule, senders
 from mailings.admin.widgets import ClientChoiceField
-from mailings.models import Client, Mailing, Message
+from mailings.models import Client, Mailing, Message, Sender
 from mailings.permissions import policy_for
 from site_config import zones
 
@@ -47,6 +48,35 @@ class ClientForm(OwnedForm):
                 params={"email": email},
             )
         return email
+
+
+class SenderForm(OwnedForm):
+    class Meta:
+        model = Sender
+        fields = ["name", "email", "reply_to"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        if not senders.domain_allowed(email):
+            raise forms.ValidationError(
+                _("This service sends mail only from addresses at %(domains)s."),
+                code="domain",
+                params={"domains": ", ".join(settings.MAILINGS_SENDER_DOMAINS)},
+            )
+        clash = self.owners(Sender).filter(email__iexact=email).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError(
+                _("You already have a sender with the address %(email)s."),
+                code="duplicate",
+                params={"email": email},
+            )
+        return email
+
+    @property
+    def address_changed(self) -> bool:
+        """A new sender, or a new address (a change of case alone is the same mailbox)."""
+        before = self.initial.get("email") or ""
+        return not self.instance.pk or self.cleaned_data["email"].casefold() != before.casefold()
 
 
 class MessageForm(OwnedForm):
@@ -126,6 +156,12 @@ class MessageForm(OwnedForm):
         return cleaned
 
 
+def sender_label(sender: Sender) -> str:
+    if sender.confirmed_at is None:
+        return _("%(sender)s (not confirmed yet)") % {"sender": sender}
+    return str(sender)
+
+
 TIME_ZONES = zones.SELECTABLE
 
 
@@ -145,6 +181,7 @@ class MailingForm(OwnedForm):
         fields = [
             "name",
             "message",
+            "sender",
             "clients",
             "start_at",
             "end_at",
@@ -161,12 +198,35 @@ class MailingForm(OwnedForm):
         # hand-made POST is "not one of the available choices", not a silent link.
         self.fields["message"].queryset = self.owners(Message)
         self.fields["clients"].queryset = self.owners(Client)
+        sender = self.fields["sender"]
+        sender.queryset = self.owners(Sender)
+        sender.label_from_instance = sender_label
+        sender.empty_label = _("%(sender)s (the service's address with your name)") % {
+            "sender": senders.default_from(self.owner)
+        }
+        sender.help_text = _(
+            "Who the mail comes from. Add an address of your own under Senders; it can be "
+            "chosen once you have confirmed it from the link mailed to it."
+        )
         zone = self.instance.zone
         self.initial["time_zone"] = self.instance.time_zone
         for name in ("start_at", "end_at"):
             moment = getattr(self.instance, name)
             if moment is not None:  # a naive value is shown as it is
                 self.initial[name] = moment.astimezone(zone).replace(tzinfo=None)
+
+    def clean_sender(self):
+        sender = self.cleaned_data.get("sender")
+        if sender is not None and sender.confirmed_at is None:
+            raise forms.ValidationError(
+                _(
+                    "%(email)s is not confirmed yet: follow the link we mailed to it, or "
+                    "send the link again from Senders."
+                ),
+                code="unconfirmed",
+                params={"email": sender.email},
+            )
+        return sender
 
     def clean(self):
         cleaned = super().clean()

@@ -22,16 +22,18 @@ from wagtail.admin.ui.tables import (
 from wagtail.admin.widgets import AdminDateTimeInput
 from wagtail.admin.widgets.button import HeaderButton
 
-from mailings import services
+from mailings import composing, senders, services
 from mailings.admin import paging, scoped
 from mailings.admin.actions import DisableView, EnableView, SendNowView
 from mailings.admin.attempts import attempt_result_columns
 from mailings.admin.filters import visible_owners
 from mailings.admin.forms import TIME_ZONES, MailingForm
+from mailings.admin.messages import framed
 from mailings.admin.widgets import ClientPicker
 from mailings.dashboard import runs_chart
 from mailings.models import Attempt, Mailing, Message
 from mailings.permissions import policy_for
+from mailings.placeholders import PLACEHOLDERS
 from mailings.reporting import with_stats
 
 INSPECT_ROWS = 200
@@ -193,6 +195,23 @@ class MailingEditView(scoped.EditView):
         return mailing
 
 
+def shown_message(mailing: Mailing) -> dict:
+    """The message as its runs send it, placeholders shown as written (a moderator reads it
+    too), and whom it comes from."""
+    message, sender = mailing.message, mailing.sender
+    as_written = {name: "{" + name + "}" for name in PLACEHOLDERS}
+    shown = composing.render(
+        subject=message.subject, body=message.text, html=message.html, values=as_written
+    )
+    confirmed = sender is not None and sender.confirmed_at is not None
+    return {
+        "message_html": framed(shown.html),
+        "message_text": shown.body,
+        "from_label": str(sender) if confirmed else senders.default_from(mailing.owner),
+        "sender_waiting": sender is not None and not confirmed,
+    }
+
+
 class MailingInspectView(scoped.InspectView):
     template_name = "mailings/mailings/inspect.html"
 
@@ -237,6 +256,7 @@ class MailingInspectView(scoped.InspectView):
             ),
             runs_chart=runs_chart(attempts[:CHART_RUNS], mailing.zone),
             inspect_rows=INSPECT_ROWS,
+            **shown_message(mailing),
             message_url=reverse("mailings_messages:edit", args=[mailing.message_id])
             if policy_for(Message).permits(self.request.user, ["change"], mailing.message)
             else None,
@@ -290,6 +310,7 @@ class MailingViewSet(scoped.ScopedModelViewSet):
         [
             FieldPanel("name"),
             FieldPanel("message"),
+            FieldPanel("sender"),
             FieldPanel("clients", widget=ClientPicker(search_url_name="mailings_clients:search")),
             FieldRowPanel(
                 [

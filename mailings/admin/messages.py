@@ -24,6 +24,11 @@ from mailings.models import Attempt, Client, Message
 from mailings.permissions import policy_for
 
 
+def framed(html: str) -> str:
+    """A mail's HTML for a sandboxed frame of the admin: its links open in a new tab."""
+    return html.replace("<head>", '<head><base target="_blank">', 1)
+
+
 def preview_url(message: Message) -> str:
     return reverse("mailings_messages:preview", args=[message.pk])
 
@@ -130,8 +135,7 @@ class MessagePreviewView(OwnMessageMixin, View):
             {
                 "message": message,
                 "rendered": rendered,
-                # Links of the sandboxed preview open in a new tab, not inside the frame.
-                "framed_html": rendered.html.replace("<head>", '<head><base target="_blank">', 1),
+                "framed_html": framed(rendered.html),
                 "recipient": f"{name} <{email}>",
                 "client": client,
                 "choices": choices,

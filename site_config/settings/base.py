@@ -225,6 +225,9 @@ MAILINGS_WORK_BUDGET = env_int("MAILINGS_WORK_BUDGET", 60)  # seconds a task sen
 MAILINGS_PARALLELISM = env_int("MAILINGS_PARALLELISM", 2)  # chunk tasks sharing one run
 MAILINGS_BREAKER_THRESHOLD = env_int("MAILINGS_BREAKER_THRESHOLD", 5)
 MAILINGS_BREAKER_COOLDOWN = env_int("MAILINGS_BREAKER_COOLDOWN", 60)
+# Domains a user's sender address may be at (the domains the operator signs mail for, and
+# their subdomains); empty: any (docs/composing.md, "Senders").
+MAILINGS_SENDER_DOMAINS = [d.lower().rstrip(".") for d in env_list("MAILINGS_SENDER_DOMAINS", [])]
 HOME_COUNTERS_TTL = env_int("HOME_COUNTERS_TTL", 60)
 
 # --- Celery -----------------------------------------------------------------------------------
