@@ -139,6 +139,7 @@ def world():
     Delivery.objects.create(
         attempt=run, client=client, email=client.email, status="failed", response="550"
     )
+    set_language(owner, "ru")  # the mail's own words (its footer) are in its owner's language
     composed = MessageFactory(
         owner=owner,
         subject="Весенние скидки",
