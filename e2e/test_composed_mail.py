@@ -4,6 +4,8 @@ screenshot), its images load, no console error; the text part is beside it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 from wagtail.models import Page as WagtailPage
@@ -12,8 +14,9 @@ from blog.models import BlogIndexPage
 from e2e.conftest import SCREENSHOTS
 from e2e.helpers import log_in
 from home.models import HomePage
-from tests.factories import ClientFactory, UserFactory
-from tests.support.composed import composed_for
+from mailings.models import Message
+from tests.factories import ClientFactory, SuperuserFactory, UserFactory
+from tests.support.composed import composed_for, cover_image, published_post
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -59,3 +62,30 @@ def test_a_message_of_every_block_previews_at_desktop_and_phone_width(page: Page
     width = frame.locator("body").evaluate("b => b.scrollWidth - b.clientWidth")
     assert width == 0
     frame_element.screenshot(path=SCREENSHOTS / "composed-mail-375.png")
+
+
+def test_mail_this_post_from_the_page_editor(page: Page):
+    editor = SuperuserFactory(email="editor@shop.example")
+    post = published_post(blog_index(), cover_image())
+
+    log_in(page, editor.email)
+    page.goto(f"/admin/pages/{post.pk}/edit/")
+    page.locator("header").get_by_role(
+        "button", name=re.compile("Actions|More actions")
+    ).first.click()
+    page.get_by_role("menuitem", name="Mail this post").or_(
+        page.get_by_role("link", name="Mail this post")
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Mail this post")
+    page.get_by_role("button", name="Create the message").click()
+
+    expect(page.get_by_text("is ready: add words of your own")).to_be_visible()
+    message = Message.objects.get(owner=editor)
+    assert page.url.endswith(f"/admin/mailings/messages/edit/{message.pk}/")
+    assert "Spring sale" in message.html
+    assert re.search(r'<img [^>]*src="http://127\.0\.0\.1:\d+/media/images/', message.html)
+    assert re.search(r'href="http://127\.0\.0\.1:\d+/blog/spring-sale/"', message.html)
+    # What the editor just made previews with the post in it.
+    page.goto(f"/admin/mailings/messages/preview/{message.pk}/")
+    frame = page.frame_locator("iframe[data-preview=html]")
+    expect(frame.get_by_role("link", name="Spring sale")).to_be_visible()

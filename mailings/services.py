@@ -248,3 +248,13 @@ def sender_confirm(*, sender: Sender) -> None:
         sender.confirmed_at = timezone.now()
         Sender.objects.filter(pk=sender.pk).update(confirmed_at=sender.confirmed_at)
         log(sender, "mailings.sender_confirmed", user=None, data={"email": sender.email})
+
+
+def message_from_post(*, post, by) -> Message:
+    """ "Mail this post": a message of the user's whose body is the post's block (its image,
+    title, teaser and link), titled after it, to edit before it goes anywhere."""
+    message = Message(owner=by, subject=post.title[:255], body="")
+    message.content = [("post", {"page": post, "link_label": ""})]
+    message.save()
+    log(message, "wagtail.create", user=by, data={"from_post": post.pk})
+    return message

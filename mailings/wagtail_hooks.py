@@ -1,17 +1,21 @@
 from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.ui.menus.pages import PageMenuItem
 from wagtail.admin.viewsets.model import ModelViewSetGroup
 from wagtail.models import Page
 from wagtail.permissions import policy_registry
 
+from blog.models import BlogPage
 from mailings.admin.attempts import AttemptViewSet
 from mailings.admin.clients import ClientViewSet
 from mailings.admin.deliveries import FailedDeliveryViewSet
 from mailings.admin.mailings import MailingViewSet
 from mailings.admin.media_api import ChoosableDocumentsAPIViewSet, ChoosableImagesAPIViewSet
-from mailings.admin.messages import MessageViewSet
+from mailings.admin.messages import MessageViewSet, mailable_posts
 from mailings.admin.senders import SenderViewSet
 from mailings.dashboard import MailingsPanel
 from mailings.models import (
@@ -100,3 +104,32 @@ def only_public_pages_for_mailings_users(pages, request):
     if policy_registry.get_by_type(Page).explorable_root_instance(request.user) is not None:
         return pages
     return pages.live().public()
+
+
+class MailThisPostButton(PageMenuItem):
+    """ "Mail this post" in a published post's menus, for whoever may write messages."""
+
+    label = _("Mail this post")
+    icon_name = "mail"
+
+    @cached_property
+    def url(self):
+        return reverse("mailings_messages:from_post", args=[self.page.pk])
+
+    def is_shown(self, user):
+        return (
+            self.page.specific_class is BlogPage
+            and self.page.live
+            and policy_for(Message).user_has_permission(user, "add")
+            and mailable_posts().filter(pk=self.page.pk).exists()
+        )
+
+
+@hooks.register("register_page_header_buttons")
+def mail_this_post_in_the_editor(page, user, view_name, next_url=None):
+    yield MailThisPostButton(page=page, priority=45)
+
+
+@hooks.register("register_page_listing_more_buttons")
+def mail_this_post_in_the_listing(page, user, next_url=None):
+    yield MailThisPostButton(page=page, priority=45)

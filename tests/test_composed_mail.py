@@ -26,9 +26,10 @@ from tests.factories import (
     ClientFactory,
     MailingFactory,
     MessageFactory,
+    SuperuserFactory,
     UserFactory,
 )
-from tests.support.composed import composed_for
+from tests.support.composed import composed_for, cover_image, published_post
 from tests.support.runs import run_until_done
 
 pytestmark = pytest.mark.django_db
@@ -332,3 +333,51 @@ def test_a_manager_uploads_nothing_and_chooses_nothing(client):
 
     assert "Alice logo" not in client.get("/admin/images/chooser/").content.decode()
     assert client.get(reverse("wagtailimages:add")).status_code in (302, 403)
+
+
+# --- "Mail this post" ---------------------------------------------------------------------------
+
+
+def test_mail_this_post_makes_a_message_of_the_post(client, blog_index, settings):
+    settings.SITE_URL = "https://mail.example.com"
+    editor = SuperuserFactory()
+    post = published_post(blog_index, cover_image())
+    client.force_login(editor)
+    url = reverse("mailings_messages:from_post", args=[post.pk])
+
+    editor_page = client.get(reverse("wagtailadmin_pages:edit", args=[post.pk])).content.decode()
+    assert url in editor_page  # in the page editor's header menu
+    listing = client.get(reverse("wagtailadmin_explore", args=[blog_index.pk])).content.decode()
+    assert url in listing  # and in the page listing's menu
+    assert client.get(url).status_code == 200
+    response = client.post(url)
+
+    message = Message.objects.get(owner=editor)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mailings_messages:edit", args=[message.pk])
+    assert message.subject == "Spring sale"
+    assert "Spring sale" in message.html
+    assert 'href="https://mail.example.com/blog/spring-sale/"' in message.html
+    assert re.search(r'<img [^>]*src="https://mail\.example\.com/media/images/', message.html)
+    assert "SPRING SALE" in message.text
+
+
+def test_mail_this_post_is_for_published_public_posts_and_message_writers(client, blog_index):
+    draft = blog_index.add_child(instance=BlogPage(title="Draft", slug="d", body="<p>x</p>"))
+    draft.unpublish()
+    live = published_post(blog_index, cover_image())
+    client.force_login(SuperuserFactory())
+
+    assert client.post(reverse("mailings_messages:from_post", args=[draft.pk])).status_code == 404
+    assert client.get(reverse("mailings_messages:from_post", args=[99999])).status_code == 404
+    editor_page = client.get(reverse("wagtailadmin_pages:edit", args=[draft.pk])).content.decode()
+    assert "from-post" not in editor_page
+
+    manager = Client()
+    manager.force_login(UserFactory(role="Managers"))
+    assert manager.post(reverse("mailings_messages:from_post", args=[live.pk])).status_code in (
+        302,
+        403,
+        404,
+    )
+    assert not Message.objects.exists()

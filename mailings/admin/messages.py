@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages as flash
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,6 +18,7 @@ from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.widgets.button import HeaderButton
 
+from blog.models import BlogPage
 from mailings import composing, services, unsubscribe
 from mailings.admin import scoped
 from mailings.admin.forms import MessageForm
@@ -209,4 +211,42 @@ class MessageViewSet(scoped.ScopedModelViewSet):
             *super().get_urlpatterns(),
             path("preview/<int:pk>/", MessagePreviewView.as_view(), name="preview"),
             path("send-test/<int:pk>/", MessageSendTestView.as_view(), name="send_test"),
+            path("from-post/<int:page_id>/", MessageFromPostView.as_view(), name="from_post"),
         ]
+
+
+def mailable_posts():
+    """Posts a message may show: published and public (what any visitor reads)."""
+    return BlogPage.objects.live().public()
+
+
+class MessageFromPostView(View):
+    """ "Mail this post" (the page editor's and the page listing's menus): asks, then (POST)
+    creates the user's message of that post and opens it for editing."""
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        if not policy_for(Message).user_has_permission(request.user, "add"):
+            raise Http404
+        self.post_page = get_object_or_404(mailable_posts(), pk=kwargs["page_id"])
+
+    def get(self, request, page_id):
+        return TemplateResponse(
+            request,
+            "mailings/messages/from_post.html",
+            {
+                "post": self.post_page,
+                "page_title": _("Mail this post"),
+                "page_subtitle": self.post_page.title,
+                "header_icon": "mail",
+            },
+        )
+
+    def post(self, request, page_id):
+        message = services.message_from_post(post=self.post_page, by=request.user)
+        flash.success(
+            request,
+            _("A message of “%(post)s” is ready: add words of your own, then preview it.")
+            % {"post": self.post_page.title},
+        )
+        return redirect("mailings_messages:edit", message.pk)
