@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
+from wagtail.rich_text import RichText
 
 from accounts.models import User
+from blog.models import BlogPage
 from mailings.models import Client, Mailing, Message
 from mailings.services import mailing_save
 
@@ -32,9 +34,21 @@ DEMO_BOOK = {
                 "Unsubscribe: {unsubscribe_url}\n",
             ),
         ],
+        "composed": {
+            "subject": "Spring at the bakery, {full_name}",
+            "heading": "Hello {full_name}, spring is here",
+            "text": (
+                "<p>From Monday we bake <b>rye with seeds</b> every morning, and the cinnamon "
+                "buns are back on Saturdays.</p><ul><li>Open from 7:00</li>"
+                "<li>Orders by phone the day before</li></ul>"
+            ),
+            "button": "See this week's bread",
+            "link": "https://bakery.example/week",
+        },
         "mailings": [
             ("Morning bread, two weeks", 0, "daily", 1, 14),
             ("Monthly news", 1, "monthly", 2, 180),
+            ("Spring letter", 2, "once", 5, 2),
         ],
     },
     "bob@example.com": {
@@ -73,6 +87,9 @@ def seed_demo_mailings() -> int:
             Message.objects.get_or_create(owner=owner, subject=subject, defaults={"body": body})[0]
             for subject, body in book["messages"]
         ]
+        composed = composed_demo_message(owner, book.get("composed"))
+        if composed is not None:
+            messages.append(composed)
         for name, message_index, periodicity, start_in_days, days in book["mailings"]:
             message = messages[message_index]
             if message.mailings.exists():  # a message's mailings are all its owner's
@@ -90,3 +107,26 @@ def seed_demo_mailings() -> int:
             mailing_save(mailing=mailing)
             created += 1
     return created
+
+
+def composed_demo_message(owner, composed):
+    """A message made of blocks (a heading, text, a button, a divider and the newest blog
+    post), so the demo shows what a newsletter looks like; None if the book has none."""
+    if not composed:
+        return None
+    existing = Message.objects.filter(owner=owner, subject=composed["subject"]).first()
+    if existing is not None:
+        return existing
+    content = [
+        ("heading", composed["heading"]),
+        ("text", RichText(composed["text"])),
+        ("button", {"label": composed["button"], "link": composed["link"]}),
+        ("divider", None),
+    ]
+    post = BlogPage.objects.live().public().order_by("-date_published", "-pk").first()
+    if post is not None:
+        content.append(("post", {"page": post, "link_label": ""}))
+    message = Message(owner=owner, subject=composed["subject"], body="")
+    message.content = content
+    message.save()
+    return message

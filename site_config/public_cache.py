@@ -46,6 +46,7 @@ NEVER_CACHED = (
     "/admin/",
     "/accounts/",
     "/unsubscribe/",
+    "/senders/",
     "/healthz",
     "/static/",
     "/media/",
