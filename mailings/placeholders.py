@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from string import Formatter
 
 from django.utils.translation import gettext as _
@@ -55,8 +56,25 @@ def placeholder_errors(text: str) -> list[str]:
 
 
 def fill(text: str, values: Mapping[str, str]) -> str:
-    """Fill a validated template; every placeholder must have a value."""
-    return text.format_map({name: values[name] for name in PLACEHOLDERS if name in values})
+    """Fill a validated template; every placeholder must have a value. The template is
+    parsed once (a run fills the same one for every recipient: its HTML is kilobytes)."""
+    out = []
+    for literal, field in _parsed(text):
+        out.append(literal)
+        if field is not None:
+            out.append(values[field])
+    return "".join(out)
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> tuple[tuple[str, str | None], ...]:
+    """(literal text, placeholder or None) pairs; ``{{`` and ``}}`` already single."""
+    parsed = []
+    for literal, field, _spec, _conversion in _formatter.parse(text):
+        if field is not None and field not in PLACEHOLDERS:
+            raise KeyError(field)  # a template that was never validated
+        parsed.append((literal, field))
+    return tuple(parsed)
 
 
 # Rendering a composed message (mailings/rendering.py): each placeholder a user wrote becomes
