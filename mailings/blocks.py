@@ -9,20 +9,38 @@ such field is validated as the subject is. Links and images point at absolute UR
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.blocks.struct_block import StructBlockValidationError
 from wagtail.images.blocks import ImageChooserBlock
+from wagtail.images.models import SourceImageIOError
 from wagtail.rich_text import RichText
 
 from mailings import textify
 from mailings.placeholders import marked, placeholder_errors
 
+logger = logging.getLogger(__name__)
+
 # What rich text offers in a mail: no embeds, no images inside text (the image block has a
 # width and an alt text that mail clients need), no headings (the heading block).
 RICH_TEXT_FEATURES = ["bold", "italic", "link", "ol", "ul"]
 IMAGE_WIDTH = 552  # the layout's 600 px less its padding; renditions have twice the pixels
+
+
+def rendition_of(image) -> dict:
+    """``src`` and ``width`` of an image for the layout; nothing for an image deleted since
+    it was chosen, or whose file is gone (the message goes out without it)."""
+    if image is None:
+        return {}
+    try:
+        rendition = image.get_rendition(f"width-{IMAGE_WIDTH * 2}")
+    except (SourceImageIOError, OSError):
+        logger.warning("image %s has no file to render: left out of the message", image.pk)
+        return {}
+    return {"src": rendition.url, "width": min(IMAGE_WIDTH, (rendition.width + 1) // 2)}
 
 
 def _check_placeholders(value: str) -> None:
@@ -97,13 +115,12 @@ class ImageBlock(blocks.StructBlock):
 
     def get_context(self, value, parent_context=None):
         context = super().get_context(value, parent_context)
-        image = value["image"]
-        rendition = image.get_rendition(f"width-{IMAGE_WIDTH * 2}")
-        context["src"] = rendition.url
-        context["width"] = min(IMAGE_WIDTH, (rendition.width + 1) // 2)
+        context.update(rendition_of(value["image"]))
         return context
 
     def as_text(self, value) -> str:
+        if value["image"] is None:
+            return ""
         text = f"[{value['alt']}]"
         return f"{text} ({value['link']})" if value["link"] else text
 
@@ -159,16 +176,16 @@ class BlogPostBlock(blocks.StructBlock):
 
     def get_context(self, value, parent_context=None):
         context = super().get_context(value, parent_context)
-        post = value["page"].specific
+        post = value["page"].specific if value["page"] else None
         context["post"] = post
         context["link_label"] = value["link_label"] or _("Read more")
-        if post.image_id:
-            rendition = post.image.get_rendition(f"width-{IMAGE_WIDTH * 2}")
-            context["src"] = rendition.url
-            context["width"] = min(IMAGE_WIDTH, (rendition.width + 1) // 2)
+        if post is not None:
+            context.update(rendition_of(post.image))
         return context
 
     def as_text(self, value) -> str:
+        if value["page"] is None:
+            return ""
         post = value["page"].specific
         lines = [post.title.upper()]
         if post.teaser:

@@ -381,3 +381,28 @@ def test_mail_this_post_is_for_published_public_posts_and_message_writers(client
         404,
     )
     assert not Message.objects.exists()
+
+
+def test_a_message_still_renders_when_its_image_or_post_is_gone(blog_index):
+    owner = UserFactory(role="Users")
+    image = cover_image()
+    post = published_post(blog_index, image)
+    message = MessageFactory(
+        owner=owner,
+        body="",
+        content=[
+            ("heading", "Still here"),
+            ("image", {"image": image, "alt": "Shop", "link": ""}),
+            ("post", {"page": post, "link_label": ""}),
+        ],
+    )
+    image.file.delete(save=False)  # its file gone from the storage
+    image.renditions.all().delete()
+    post.delete()
+
+    message = Message.objects.get(pk=message.pk)
+    message.subject = "Edited"
+    message.save()
+
+    assert "Still here" in message.html and "<img" not in message.html
+    assert "Spring sale" not in message.text
