@@ -7,6 +7,7 @@ from tests.support import broker
 from tests.support.cache import clear_cache
 from tests.support.faulty_smtp import FaultySMTPServer
 from tests.support.smtp import TestSMTPServer, point_django_mail_at
+from tests.support.worker import worker_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -81,3 +82,15 @@ def faulty_smtp(settings, request):
 def broker_down(monkeypatch):
     """The broker is unreachable for the test (tests/support/broker.py)."""
     yield from broker.broker_down(monkeypatch)
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Make a request as the service runs it: its transaction commits, then the worker sends
+    the mail the request queued."""
+
+    def request(call, *args, **kwargs):
+        with worker_in_process(), django_capture_on_commit_callbacks(execute=True):
+            return call(*args, **kwargs)
+
+    return request

@@ -33,18 +33,6 @@ FORM = {
 }
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Make a request as the service runs it: its transaction commits, then the worker sends
-    the mail the request queued."""
-
-    def request(call, *args, **kwargs):
-        with worker_in_process(), django_capture_on_commit_callbacks(execute=True):
-            return call(*args, **kwargs)
-
-    return request
-
-
 def link_in(mail, path: str) -> str:
     body = mail.body if hasattr(mail, "body") else mail.message.get_content()
     url = re.search(rf"https?://\S+{path}\S+/", body).group(0)

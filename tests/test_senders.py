@@ -21,20 +21,10 @@ from tests.factories import (
     UserFactory,
 )
 from tests.support.runs import run_until_done
-from tests.support.worker import worker_in_process
 
 pytestmark = pytest.mark.django_db
 
 ADD = reverse("mailings_senders:add")
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def request(call, *args, **kwargs):
-        with worker_in_process(), django_capture_on_commit_callbacks(execute=True):
-            return call(*args, **kwargs)
-
-    return request
 
 
 def link_in(received) -> str:

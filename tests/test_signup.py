@@ -7,7 +7,6 @@ import pytest
 
 from accounts.models import User
 from accounts.tokens import make_token
-from tests.support.worker import worker_in_process
 
 pytestmark = pytest.mark.django_db
 
@@ -27,18 +26,6 @@ def confirmation_link(received) -> str:
 
 def path_of(url: str) -> str:
     return "/" + url.split("://", 1)[1].split("/", 1)[1]
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Make a request as the service runs it: its transaction commits, then the worker sends
-    the mail the request queued."""
-
-    def request(call, *args, **kwargs):
-        with worker_in_process(), django_capture_on_commit_callbacks(execute=True):
-            return call(*args, **kwargs)
-
-    return request
 
 
 def test_the_whole_journey_from_sign_up_to_the_admin(client, smtp_server, committed):
