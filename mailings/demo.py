@@ -10,6 +10,7 @@ from wagtail.rich_text import RichText
 from accounts.models import User
 from blog.models import BlogPage
 from mailings.models import Client, Mailing, Message
+from mailings.permissions import policy_for
 from mailings.services import mailing_save
 
 DEMO_BOOK = {
@@ -114,7 +115,8 @@ def composed_demo_message(owner, composed):
     post), so the demo shows what a newsletter looks like; None if the book has none."""
     if not composed:
         return None
-    existing = Message.objects.filter(owner=owner, subject=composed["subject"]).first()
+    mine = policy_for(Message).instances_owned_by(owner)
+    existing = mine.filter(subject=composed["subject"]).first()
     if existing is not None:
         return existing
     content = [

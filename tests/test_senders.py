@@ -27,6 +27,13 @@ pytestmark = pytest.mark.django_db
 ADD = reverse("mailings_senders:add")
 
 
+@pytest.fixture(autouse=True)
+def any_sender_domain(settings):
+    """Whatever the operator's environment restricts (CI exports a list): a test that is
+    about the list sets its own."""
+    settings.MAILINGS_SENDER_DOMAINS = []
+
+
 def link_in(received) -> str:
     body = received.message.get_content()
     url = re.search(r"https?://\S+/senders/confirm/\S+/", body)[0]
@@ -36,7 +43,6 @@ def link_in(received) -> str:
 def test_a_sender_is_usable_once_the_link_mailed_to_it_is_followed(
     owner, client, smtp_server, committed, settings
 ):
-    settings.MAILINGS_SENDER_DOMAINS = []
     response = committed(
         client.post, ADD, {"name": "Anna’s Bakery", "email": "news@bakery.example"}
     )
