@@ -122,8 +122,8 @@ def create_daily_mailing(page: Page) -> None:
     page.get_by_role("combobox", name="Periodicity").select_option(label="Daily")
     expect(page.get_by_role("checkbox", name="Enabled")).to_be_checked()
     # As a person would: a click on an empty part of the page closes the date pickers that
-    # typing left open (they may cover the button).
-    page.get_by_role("heading", name="Periodicity").click()
+    # typing left open (they may cover the button). Above the dates: a picker opens below.
+    page.get_by_role("heading", name="Sender", exact=True).click()
     expect(page.locator(".xdsoft_datetimepicker:visible")).to_have_count(0)
     page.get_by_role("button", name="Create").click()
     expect_success(page, MAILING)
