@@ -23,7 +23,7 @@ from accounts import tasks, tokens
 from accounts.models import User
 from accounts.throttling import password_reset_throttle
 from mailings.services import mailings_resume
-from mailings.tasks import enqueue
+from mailings.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +45,7 @@ def mail_later(task, *args) -> bool:
     the broker refused it (logged); inside an outer transaction the task is published when
     that commits, and success is assumed."""
     language = translation.get_language()  # the mail speaks the language of the page
-    outcome: list[bool] = []
-    transaction.on_commit(lambda: outcome.append(enqueue(task, *args, language)))
-    return all(outcome)
+    return enqueue_on_commit(task, *args, language)
 
 
 def user_sign_up(*, email: str, first_name: str, last_name: str, password: str) -> SignUpResult:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from wagtail.rich_text import RichText
 
 from accounts.models import User
-from blog.models import BlogPage
+from mailings.blocks import mailable_posts
 from mailings.models import Client, Mailing, Message
 from mailings.permissions import policy_for
 from mailings.services import mailing_save
@@ -125,7 +125,7 @@ def composed_demo_message(owner, composed):
         ("button", {"label": composed["button"], "link": composed["link"]}),
         ("divider", None),
     ]
-    post = BlogPage.objects.live().public().order_by("-date_published", "-pk").first()
+    post = mailable_posts().order_by("-date_published", "-pk").first()
     if post is not None:
         content.append(("post", {"page": post, "link_label": ""}))
     message = Message(owner=owner, subject=composed["subject"], body="")

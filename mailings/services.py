@@ -234,12 +234,7 @@ def sender_save(*, sender: Sender, by, address_changed: bool) -> bool:
 
 def sender_send_link(*, sender: Sender) -> bool:
     language = translation.get_language()  # the link's page speaks the asker's language
-    if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(
-            lambda: tasks.enqueue(tasks.send_sender_confirmation, sender.pk, language)
-        )
-        return True
-    return tasks.enqueue(tasks.send_sender_confirmation, sender.pk, language)
+    return tasks.enqueue_on_commit(tasks.send_sender_confirmation, sender.pk, language)
 
 
 def sender_confirm(*, sender: Sender) -> None:

@@ -97,8 +97,13 @@ def enqueue(task, *args) -> bool:
     return True
 
 
-def enqueue_on_commit(task, *args) -> None:
-    transaction.on_commit(lambda: enqueue(task, *args))
+def enqueue_on_commit(task, *args) -> bool:
+    """Publish once the rows the task reads are committed. Outside a transaction that is
+    now, and the answer says whether the broker took it; inside one, success is assumed
+    (a refusal then is logged by ``enqueue``)."""
+    outcome: list[bool] = []
+    transaction.on_commit(lambda: outcome.append(enqueue(task, *args)))
+    return all(outcome)
 
 
 def start_runs(attempt_ids: list[int], *, sync: bool = False) -> None:

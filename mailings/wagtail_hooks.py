@@ -15,8 +15,9 @@ from mailings.admin.clients import ClientViewSet
 from mailings.admin.deliveries import FailedDeliveryViewSet
 from mailings.admin.mailings import MailingViewSet
 from mailings.admin.media_api import ChoosableDocumentsAPIViewSet, ChoosableImagesAPIViewSet
-from mailings.admin.messages import MessageViewSet, mailable_posts
+from mailings.admin.messages import MessageViewSet
 from mailings.admin.senders import SenderViewSet
+from mailings.blocks import mailable_posts
 from mailings.dashboard import MailingsPanel
 from mailings.models import (
     Attempt,

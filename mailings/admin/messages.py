@@ -18,10 +18,10 @@ from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.widgets.button import HeaderButton
 
-from blog.models import BlogPage
 from mailings import composing, services, unsubscribe
 from mailings.admin import scoped
 from mailings.admin.forms import MessageForm
+from mailings.blocks import mailable_posts
 from mailings.models import Attempt, Client, Message
 from mailings.permissions import policy_for
 
@@ -213,11 +213,6 @@ class MessageViewSet(scoped.ScopedModelViewSet):
             path("send-test/<int:pk>/", MessageSendTestView.as_view(), name="send_test"),
             path("from-post/<int:page_id>/", MessageFromPostView.as_view(), name="from_post"),
         ]
-
-
-def mailable_posts():
-    """Posts a message may show: published and public (what any visitor reads)."""
-    return BlogPage.objects.live().public()
 
 
 class MessageFromPostView(View):
