@@ -115,9 +115,14 @@ class Envelope:
                 from_header=senders.mailbox(attempt.sender_name, attempt.sender_email),
                 reply_to=attempt.reply_to,
             )
-        owner = attempt.mailing.owner
+        return cls.for_owner(attempt.mailing.owner, attempt_id=attempt.pk)
+
+    @classmethod
+    def for_owner(cls, owner, *, attempt_id: int) -> Envelope:
+        """No sender of the run's own: the operator's address with the owner's name, and
+        replies to the owner."""
         from_header = senders.default_from(owner)
-        return cls(attempt_id=attempt.pk, from_header=from_header, reply_to=owner.email)
+        return cls(attempt_id=attempt_id, from_header=from_header, reply_to=owner.email)
 
     def compose(self, attempt: Attempt, delivery: queue.Claimed) -> bytes:
         return composing.compose(
@@ -269,8 +274,7 @@ def send_test(
     """Send a test to me: the message as a run would build it (placeholders, headers, the
     unsubscribe link of a recipient), through the same SMTP session code; never raises.
     ``full_name`` and ``email`` (default: ``to``) fill the placeholders."""
-    owner = message.owner
-    envelope = Envelope(attempt_id=0, from_header=senders.default_from(owner), reply_to=owner.email)
+    envelope = Envelope.for_owner(message.owner, attempt_id=0)
     raw = composing.compose(
         envelope.builder,
         subject=message.subject,
