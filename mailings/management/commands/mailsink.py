@@ -21,16 +21,17 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, dir, **options):
         logging.getLogger("mailsink").setLevel(logging.INFO)
         directory = Path(dir)
+        # Before the port opens: a stop asked for as soon as it is open (a busy machine, a
+        # supervisor) still ends in a clean stop, not in the default handler's death.
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
         controller = Controller(
             MailSinkHandler(directory), hostname=host, port=port, enable_SMTPUTF8=True
         )
         controller.start()
         self.stdout.write(f"mailsink listening on {host}:{port}, storing mail in {directory}")
         self.stdout.flush()
-
-        stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
         try:
             stop.wait()
         finally:
