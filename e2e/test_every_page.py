@@ -16,7 +16,7 @@ from wagtail.users.models import UserProfile
 
 from e2e.helpers import log_in
 from mailings import services
-from mailings.models import Attempt, Delivery, Mailing, Sender
+from mailings.models import Attempt, ClientList, Delivery, Mailing, Membership, Sender
 from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -155,6 +155,11 @@ def world():
         owner=owner, name="Магазин Ольги", email="news@shop.example.ru", confirmed_at=timezone.now()
     )
     Mailing.objects.filter(pk=mailing.pk).update(sender=sender, message=composed)
+    customers = ClientList.objects.create(
+        owner=owner, name="Покупатели", description="Раз в неделю"
+    )
+    Membership.objects.create(client_list=customers, client=client)
+    mailing.lists.add(customers)
     manager = UserFactory(role="Managers", email="max@example.ru")
     user_pages = [
         "/admin/",
@@ -169,6 +174,13 @@ def world():
         f"/admin/mailings/messages/preview/{message.pk}/",
         f"/admin/mailings/messages/edit/{composed.pk}/",
         f"/admin/mailings/messages/preview/{composed.pk}/",
+        "/admin/mailings/lists/",
+        "/admin/mailings/lists/add/",
+        f"/admin/mailings/lists/edit/{customers.pk}/",
+        f"/admin/mailings/lists/inspect/{customers.pk}/",
+        f"/admin/bulk/mailings/client/add_to_list/?id={client.pk}",
+        f"/admin/bulk/mailings/client/delete/?id={client.pk}",
+        "/admin/mailings/clients/?status=bounced",
         "/admin/mailings/senders/",
         "/admin/mailings/senders/add/",
         f"/admin/mailings/senders/edit/{sender.pk}/",

@@ -11,12 +11,23 @@ class MailingsConfig(AppConfig):
         from wagtail.permissions import register_permission_policy
 
         from mailings import checks  # noqa: F401 - registers the start-up checks
-        from mailings.models import Attempt, Client, Delivery, Mailing, Message, Sender
+        from mailings.models import (
+            Attempt,
+            Client,
+            ClientList,
+            Delivery,
+            Mailing,
+            Message,
+            Sender,
+            Subscription,
+        )
         from mailings.permissions import OwnedRowsPolicy, OwnUploadsImagePolicy
 
         # One policy per model, registered before any view asks Wagtail for one.
         for model, owner_path, moderated in (
             (Client, "owner", False),
+            (ClientList, "owner", False),
+            (Subscription, "client_list__owner", False),
             (Message, "owner", False),
             (Sender, "owner", False),
             (Mailing, "owner", True),

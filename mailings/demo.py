@@ -9,7 +9,7 @@ from wagtail.rich_text import RichText
 
 from accounts.models import User
 from mailings.blocks import mailable_posts
-from mailings.models import Client, Mailing, Message
+from mailings.models import Client, ClientList, Mailing, Membership, Message
 from mailings.permissions import policy_for
 from mailings.services import mailing_save
 
@@ -70,6 +70,9 @@ DEMO_BOOK = {
 }
 
 
+DEMO_LIST = "Customers"
+
+
 def seed_demo_mailings() -> int:
     """Create what is missing of each demo user's book; returns how many mailings it made."""
     created = 0
@@ -88,6 +91,21 @@ def seed_demo_mailings() -> int:
             Message.objects.get_or_create(owner=owner, subject=subject, defaults={"body": body})[0]
             for subject, body in book["messages"]
         ]
+        # Every demo user keeps their clients in a list, and their mailings go to it: a client
+        # added to it (by hand, an import or its subscription form) gets the next run.
+        customers, _new = (
+            policy_for(ClientList)
+            .instances_owned_by(owner)
+            .get_or_create(
+                owner=owner,
+                name=DEMO_LIST,
+                defaults={"description": "News and offers, about once a week."},
+            )
+        )
+        Membership.objects.bulk_create(
+            [Membership(client_list=customers, client=client) for client in clients],
+            ignore_conflicts=True,
+        )
         composed = composed_demo_message(owner, book.get("composed"))
         if composed is not None:
             messages.append(composed)
@@ -104,7 +122,7 @@ def seed_demo_mailings() -> int:
                 start_at=start_at,
                 end_at=start_at + timedelta(days=days),
             )
-            mailing.clients.set(clients)
+            mailing.lists.set([customers])
             mailing_save(mailing=mailing)
             created += 1
     return created

@@ -33,7 +33,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings.models import Client
+from mailings import sql
+from mailings.models import Client, ClientList, Membership
 from mailings.permissions import policy_for
 
 CHUNK_SIZE = 1000
@@ -126,23 +127,29 @@ class Row:
 
 
 def clients_import(
-    *, owner, file: IO[bytes], chunk_size: int = CHUNK_SIZE, dry_run: bool = False
+    *,
+    owner,
+    file: IO[bytes],
+    chunk_size: int = CHUNK_SIZE,
+    dry_run: bool = False,
+    client_list: ClientList | None = None,
 ) -> ImportReport:
     """Create or update ``owner``'s clients from a CSV file; returns what happened per row.
+    With ``client_list``, every client of the file joins that list.
 
     One transaction: a file that turns out unreadable half-way (bad encoding, broken quoting)
     raises ``ImportFileError`` and leaves the client list as it was; a dry run is rolled
     back whatever happens.
     """
     with transaction.atomic():
-        report = _import(owner, file, chunk_size)
+        report = _import(owner, file, chunk_size, client_list)
         if dry_run:
             transaction.set_rollback(True)
     report.errors.sort(key=lambda error: error[0])
     return report
 
 
-def _import(owner, file: IO[bytes], chunk_size: int) -> ImportReport:
+def _import(owner, file: IO[bytes], chunk_size: int, client_list) -> ImportReport:
     report = ImportReport(encoding=_encoding(file))
     seen: set[str] = set()
     for chunk in _chunks(_valid_rows(_read(file, report), report), chunk_size):
@@ -159,7 +166,14 @@ def _import(owner, file: IO[bytes], chunk_size: int) -> ImportReport:
                     row = _merge(earlier, row)
             seen.add(key)
             merged[key] = row
-        _save_chunk(owner, merged, repeated, report)
+        saved = _save_chunk(owner, merged, repeated, report)
+        if client_list is not None:
+            sql.insert_rows(
+                Membership,
+                ("client",),
+                [(pk,) for pk in saved],
+                values={"client_list": client_list.pk, "source": Membership.Source.IMPORT},
+            )
     return report
 
 
@@ -317,7 +331,8 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
-def _save_chunk(owner, rows: dict[str, Row], repeated: set[str], report: ImportReport) -> None:
+def _save_chunk(owner, rows: dict[str, Row], repeated: set[str], report: ImportReport) -> list:
+    """Returns the ids of the chunk's clients, created or updated."""
     existing = {
         client.email_key: client
         for client in policy_for(Client)
@@ -351,3 +366,4 @@ def _save_chunk(owner, rows: dict[str, Row], repeated: set[str], report: ImportR
     Client.objects.bulk_update(to_update, ["full_name", "comment", "updated_at"])
     report.created += len(to_create)
     report.updated += sum(1 for client in to_update if client.email_key not in repeated)
+    return [client.pk for client in (*to_create, *to_update)]

@@ -18,7 +18,7 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Valu
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from mailings import replies, sql
+from mailings import bounces, replies, sql
 from mailings.models import Attempt, Delivery, Mailing
 
 logger = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ def record(results: list[Result], tally: Tally) -> None:
     )
     tally.sent += written[Delivery.Status.SENT]
     tally.failed += written[Delivery.Status.FAILED]
+    bounces.from_results(results)  # a refusal that says the address is dead suppresses it
     last_problem = next((r.outcome for r in reversed(results) if not r.outcome.sent), None)
     if last_problem is not None:
         tally.problem = last_problem.describe()

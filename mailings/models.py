@@ -4,6 +4,7 @@ ownership across tables) triggers, not only in forms."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -81,6 +82,19 @@ class Client(models.Model):
     full_name = models.CharField(_("full name"), max_length=255)
     comment = models.TextField(_("comment"), blank=True)
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    # Mail to the address cannot be delivered (a permanent refusal, or soft bounces in a
+    # row): runs skip the client until its owner reactivates it (bounces.py).
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True, editable=False)
+    bounce_reason = models.CharField(
+        _("bounce"), max_length=500, blank=True, editable=False, db_default=""
+    )
+    lists = models.ManyToManyField(
+        "ClientList",
+        verbose_name=_("lists"),
+        related_name="clients",
+        through="Membership",
+        blank=True,
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -104,11 +118,129 @@ class Client(models.Model):
     def is_subscribed(self) -> bool:
         return self.unsubscribed_at is None
 
+    @property
+    def is_bounced(self) -> bool:
+        return self.bounced_at is not None
+
     def clean(self) -> None:
         super().clean()
         # Header injection guard: a name goes into no header, but reject control characters.
         if any(ch in self.full_name for ch in "\r\n"):
             raise ValidationError({"full_name": _("A name must be a single line.")})
+
+
+def new_list_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class ClientList(models.Model):
+    """A list of clients (a client is in any number of lists). A mailing that names a list
+    sends each run to whoever is in it when the run starts. ``token`` names the list in its
+    public subscription form's address, and cannot be guessed."""
+
+    add_label = _("Add list")  # the listing's button (see admin/scoped.IndexView)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="client_lists",
+    )
+    name = models.CharField(_("name"), max_length=200, validators=[validate_single_line_name])
+    description = models.TextField(
+        _("description"),
+        blank=True,
+        help_text=_("Shown on the subscription form: what subscribers will get, how often."),
+    )
+    token = models.CharField(
+        _("form token"), max_length=32, unique=True, default=new_list_token, editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("list")
+        verbose_name_plural = _("lists")
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                "owner",
+                Lower("name"),
+                name="mailings_clientlist_unique_name_per_owner",
+                violation_error_message=_("You already have a list with this name."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A client in a list: since when, and how they came (a person in the admin, an import,
+    the subscription form with its confirmation, the API)."""
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", _("Added in the admin")
+        IMPORT = "import", _("Imported")
+        FORM = "form", _("Subscription form")
+        API = "api", _("API")
+
+    client_list = models.ForeignKey(
+        ClientList, verbose_name=_("list"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    client = models.ForeignKey(
+        Client, verbose_name=_("client"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.ADMIN
+    )
+    added_at = models.DateTimeField(_("added at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("list membership")
+        verbose_name_plural = _("list memberships")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_list", "client"], name="mailings_membership_once_per_list"
+            ),
+        ]
+        indexes = [
+            # A run's recipients: "is this client in one of these lists?" (sql.py).
+            models.Index(fields=["client", "client_list"], name="mailings_membership_client"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} in {self.client_list_id}"
+
+
+class Subscription(models.Model):
+    """A sign-up through a list's public form: pending until the person follows the link
+    mailed to them (signed, naming this row: nothing secret is stored), and then the record
+    of their consent: when, from where, in which language they were asked."""
+
+    client_list = models.ForeignKey(
+        ClientList,
+        verbose_name=_("list"),
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+    )
+    email = models.EmailField(_("e-mail address"))
+    full_name = models.CharField(_("full name"), max_length=255)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    created_at = models.DateTimeField(_("signed up at"), auto_now_add=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    confirmed_ip = models.GenericIPAddressField(_("confirmed from"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["client_list", "email"], name="mailings_subscription_list"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.client_list})"
 
 
 class Message(models.Model):
@@ -262,8 +394,13 @@ class Mailing(models.Model):
     message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.PROTECT, related_name="mailings"
     )
+    # Who gets each run: the clients in these lists when the run starts, and these clients
+    # (the same address once; unsubscribed and bounced ones skipped). At least one of the two.
+    lists = models.ManyToManyField(
+        ClientList, verbose_name=_("lists"), related_name="mailings", blank=True
+    )
     clients = models.ManyToManyField(
-        Client, verbose_name=_("clients"), related_name="mailings", blank=False
+        Client, verbose_name=_("clients"), related_name="mailings", blank=True
     )
     # None: the operator's address with the owner's name (composing.default_sender).
     sender = models.ForeignKey(
@@ -464,6 +601,14 @@ class Delivery(models.Model):
     response = models.TextField(_("server reply"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     tries = models.PositiveSmallIntegerField(_("tries"), default=0)
+    # The message bounced (bounces.py): at the server's reply, or in a report mailed back.
+    bounce = models.CharField(
+        _("bounce"),
+        max_length=4,
+        blank=True,
+        db_default="",
+        choices=[("hard", _("hard")), ("soft", _("soft"))],
+    )
     # When a worker may claim the pending delivery: the end of the lease of the worker that
     # holds it, or, after a temporary refusal, the time of the retry. Null: at once.
     available_at = models.DateTimeField(_("available at"), null=True, blank=True)

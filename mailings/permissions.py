@@ -117,6 +117,11 @@ class OwnedRowsPolicy(ModelPermissionPolicy):
         """Every row of ``owner`` (not a question of who asks: for services acting for them)."""
         return self.model._default_manager.filter(**{self.owner_path: owner})
 
+    def instances_owned_by_active(self) -> QuerySet:
+        """Rows whose owner is not blocked (for public pages acting for the owner)."""
+        owner_active = f"{self.owner_path}__is_active"
+        return self.model._default_manager.filter(**{owner_active: True})
+
     def instances_user_has_permission_for(self, user, action: str) -> QuerySet:
         return self.instances_user_has_any_permission_for(user, [action])
 

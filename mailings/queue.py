@@ -28,10 +28,10 @@ from mailings.models import Attempt, Delivery
 
 logger = logging.getLogger(__name__)
 
-SKIPPED_UNSUBSCRIBED = "unsubscribed"
 SKIP_REASONS = {
     "deleted": "client deleted",
-    "unsubscribed": SKIPPED_UNSUBSCRIBED,
+    "unsubscribed": "unsubscribed",
+    "bounced": "bounced",
     "removed": "removed from the mailing",
 }
 
@@ -72,7 +72,7 @@ def fill(attempt: Attempt) -> None:
         mailing_id=attempt.mailing_id,
         pending=Delivery.Status.PENDING,
         skipped=Delivery.Status.SKIPPED,
-        skip_reason=SKIPPED_UNSUBSCRIBED,
+        reasons=SKIP_REASONS,
     )
 
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail.message import sanitize_address
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings import composing, ledger, queue, replies, senders, smtp, unsubscribe
+from mailings import composing, ledger, queue, replies, smtp, unsubscribe
+from mailings.envelope import Envelope
 from mailings.guards import CircuitBreaker, RateLimiter
 from mailings.ledger import Step
 from mailings.models import Attempt, Message
@@ -92,54 +92,6 @@ def pause(attempt_id: int) -> Step:
     return Step.PAUSED
 
 
-class Envelope:
-    """What every message of one run shares: the From (the run's sender, or the operator's
-    address with the owner's name), the bounce address (always the operator's), the
-    builder, the link signer."""
-
-    def __init__(self, *, attempt_id: int, from_header: str, reply_to: str = "") -> None:
-        self.attempt_id = attempt_id
-        self.builder = composing.MessageBuilder(sender=from_header)
-        # Encoded once for the run, as the From is (an address's IDN domain, a name).
-        self.reply_to = sanitize_address(reply_to, "utf-8") if reply_to else ""
-        self.sender = composing.envelope_address(settings.DEFAULT_FROM_EMAIL)
-        self.domain = self.sender.rpartition("@")[2] or "localhost"
-        self.link_prefix = unsubscribe.link_prefix()
-        self.tokens = unsubscribe.Tokens()
-
-    @classmethod
-    def for_run(cls, attempt: Attempt) -> Envelope:
-        if attempt.sender_email:
-            return cls(
-                attempt_id=attempt.pk,
-                from_header=senders.mailbox(attempt.sender_name, attempt.sender_email),
-                reply_to=attempt.reply_to,
-            )
-        return cls.for_owner(attempt.mailing.owner, attempt_id=attempt.pk)
-
-    @classmethod
-    def for_owner(cls, owner, *, attempt_id: int) -> Envelope:
-        """No sender of the run's own: the operator's address with the owner's name, and
-        replies to the owner."""
-        from_header = senders.default_from(owner)
-        return cls(attempt_id=attempt_id, from_header=from_header, reply_to=owner.email)
-
-    def compose(self, attempt: Attempt, delivery: queue.Claimed) -> bytes:
-        return composing.compose(
-            self.builder,
-            subject=attempt.subject,
-            body=attempt.body,
-            html=attempt.html,
-            reply_to=self.reply_to,
-            full_name=delivery.full_name,
-            email=delivery.email,
-            unsubscribe_url=self.link_prefix + self.tokens.for_client(delivery.client_id) + "/",
-            # The same delivery always has the same id: a mail client can drop a message
-            # it got twice.
-            message_id=f"<mailing.d{delivery.pk}.a{self.attempt_id}@{self.domain}>",
-        )
-
-
 @dataclass
 class ChunkEnd:
     sent: int = 0  # messages handed to the server (whatever it answered)
@@ -186,10 +138,11 @@ def send_chunk(
                 after = pending[1] if len(pending) > 1 else None
                 upcoming = (after.pk, envelope.compose(attempt, after)) if after else None
                 outcome = session.send(
-                    sender=envelope.sender,
+                    sender=envelope.bounce_to(delivery.pk),
                     recipient=delivery.email,
                     message=raw,
                     next_recipient=after.email if after else None,
+                    next_sender=envelope.bounce_to(after.pk) if after else None,
                 )
                 pending.popleft()
                 end.sent += 1

@@ -17,7 +17,17 @@ from django.utils.translation import gettext as _
 from wagtail.log_actions import log
 
 from mailings import dispatching, ledger, schedule, tasks
-from mailings.models import Attempt, Mailing, MailingsLogEntry, Message, Sender
+from mailings.models import (
+    Attempt,
+    Client,
+    ClientList,
+    Mailing,
+    MailingsLogEntry,
+    Membership,
+    Message,
+    Sender,
+    Subscription,
+)
 from mailings.permissions import policy_for
 
 
@@ -253,3 +263,55 @@ def message_from_post(*, post, by) -> Message:
     message.save()
     log(message, "wagtail.create", user=by, data={"from_post": post.pk})
     return message
+
+
+def subscription_sign_up(
+    *, client_list: ClientList, email: str, full_name: str, ip: str | None, user_agent: str
+) -> bool:
+    """A sign-up through the list's form: recorded, and the confirmation link mailed to the
+    address (in the language of the page) once the transaction commits. Whether the address
+    is on the list already changes nothing here (no answer may tell). False if the mail could
+    not be queued."""
+    subscription = Subscription.objects.create(
+        client_list=client_list,
+        email=email,
+        full_name=full_name,
+        language=translation.get_language() or "",
+        ip=ip or None,
+        user_agent=user_agent[:300],
+    )
+    return tasks.enqueue_on_commit(tasks.send_subscription_confirmation, subscription.pk)
+
+
+def subscription_confirm(*, subscription: Subscription, ip: str | None) -> Client:
+    """The person followed the link and confirmed: they are a client of the list's owner
+    (one found by address is subscribed again: this is their consent, and the link reached
+    their mailbox), in the list. Confirming twice changes nothing."""
+    client_list = subscription.client_list
+    owner = client_list.owner
+    with transaction.atomic():
+        Subscription.objects.select_for_update().filter(pk=subscription.pk).first()
+        clients = policy_for(Client).instances_owned_by(owner)
+        client = clients.filter(email__iexact=subscription.email).first()
+        if client is None:
+            try:
+                with transaction.atomic():
+                    client = Client.objects.create(
+                        owner=owner, email=subscription.email, full_name=subscription.full_name
+                    )
+            except IntegrityError:  # the same address confirmed at the same moment
+                client = clients.get(email__iexact=subscription.email)
+        else:
+            clients.filter(pk=client.pk).update(
+                unsubscribed_at=None, bounced_at=None, bounce_reason="", updated_at=timezone.now()
+            )
+        Membership.objects.get_or_create(
+            client_list=client_list, client=client, defaults={"source": Membership.Source.FORM}
+        )
+        if subscription.confirmed_at is None:
+            subscription.confirmed_at = timezone.now()
+            subscription.confirmed_ip = ip or None
+            Subscription.objects.filter(pk=subscription.pk, confirmed_at__isnull=True).update(
+                confirmed_at=subscription.confirmed_at, confirmed_ip=subscription.confirmed_ip
+            )
+    return client

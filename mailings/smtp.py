@@ -131,11 +131,18 @@ class Connection:
         self.close()
 
     def send(
-        self, *, sender: str, recipient: str, message: bytes, next_recipient: str | None = None
+        self,
+        *,
+        sender: str,
+        recipient: str,
+        message: bytes,
+        next_recipient: str | None = None,
+        next_sender: str | None = None,
     ) -> Outcome:
         """Send one message to one recipient; only a 2xx after the final dot is "sent".
 
-        ``next_recipient`` names the next message's recipient (same sender). When the server offers
+        ``next_recipient`` names the next message's recipient (from ``next_sender``, by
+        default the same sender). When the server offers
         PIPELINING, that message's envelope (MAIL, RCPT, DATA) goes out in the same write as
         this message's final dot (RFC 2920 allows message content first in a group), so each
         message costs one round trip. The next ``send`` must then be for that recipient:
@@ -161,10 +168,10 @@ class Connection:
             if refusal is not None:
                 return refusal
             payload = _dot_stuffed(message)
-            ahead = next_recipient
-            if ahead is not None and self.pipelining and _plain(sender) and _plain(ahead):
-                payload += _envelope_command(sender, ahead)
-                self.announced = (sender, ahead)
+            ahead, ahead_from = next_recipient, next_sender or sender
+            if ahead is not None and self.pipelining and _plain(ahead_from) and _plain(ahead):
+                payload += _envelope_command(ahead_from, ahead)
+                self.announced = (ahead_from, ahead)
             self.smtp.send(payload)
         except ConnectionFailedError:
             raise

@@ -27,10 +27,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.utils import timezone
 
-from mailings.models import Client, Delivery, Mailing
+from mailings.models import Client, Delivery, Mailing, Membership
 
 BATCH = 400  # rows per statement on SQLite: a few thousand parameters at most
 SQLITE_MINIMUM = (3, 35)  # UPDATE … FROM (3.33), RETURNING (3.35): mailings/checks.py
@@ -189,62 +190,85 @@ def _run(sql: str, params: list, returning: bool) -> list:
         return [row[0] for row in cursor.fetchall()] if returning else []
 
 
+def _recipient_ids(mailing_param: str = "%s") -> str:
+    """The ids of a mailing's recipients: its own clients and those of its lists, each once
+    (``UNION``). The ownership triggers keep every one of them the mailing owner's."""
+    quote = connection.ops.quote_name
+    clients_link = Mailing._meta.get_field("clients")
+    clients_through = quote(clients_link.remote_field.through._meta.db_table)
+    lists_link = Mailing._meta.get_field("lists")
+    lists_through = quote(lists_link.remote_field.through._meta.db_table)
+    memberships, _pk, member, member_list = names(Membership, "client", "client_list")
+    return (
+        f"SELECT mc.{quote(clients_link.m2m_reverse_name())} FROM {clients_through} AS mc"  # noqa: S608
+        f" WHERE mc.{quote(clients_link.m2m_column_name())} = {mailing_param}"
+        f" UNION SELECT ms.{member} FROM {memberships} AS ms"
+        f" INNER JOIN {lists_through} AS ml"
+        f" ON ml.{quote(lists_link.m2m_reverse_name())} = ms.{member_list}"
+        f" WHERE ml.{quote(lists_link.m2m_column_name())} = {mailing_param}"
+    )
+
+
 def insert_deliveries(
     *,
     attempt_id: int,
     mailing_id: int,
     pending: str,
     skipped: str,
-    skip_reason: str,
+    reasons: dict[str, str],
 ) -> None:
-    """One delivery per client of the mailing, in one ``INSERT … SELECT`` (unsubscribed
-    clients ``skipped`` with ``skip_reason``); a second call for the same run adds nothing."""
+    """One delivery per recipient of the mailing when the run starts (its clients and the
+    clients of its lists, each once), in one ``INSERT … SELECT``: unsubscribed and bounced
+    clients ``skipped`` with ``reasons["unsubscribed"]`` or ``reasons["bounced"]``. A second
+    call for the same run adds nothing."""
     _vendor()
-    quote = connection.ops.quote_name
     # names() puts the table and the primary key first; a delivery's own id is not written.
     deliveries, _pk, *targets = names(
         Delivery, "attempt", "client", "email", "status", "response", "tries"
     )
-    clients, pk, email, unsubscribed_at, full_name = names(
-        Client, "email", "unsubscribed_at", "full_name"
+    clients, pk, email, unsubscribed_at, bounced_at, full_name = names(
+        Client, "email", "unsubscribed_at", "bounced_at", "full_name"
     )
-    link = Mailing._meta.get_field("clients")
-    through = quote(link.remote_field.through._meta.db_table)
-    unsubscribed = f"c.{unsubscribed_at} IS NOT NULL"
+    why = (
+        f"CASE WHEN c.{unsubscribed_at} IS NOT NULL THEN %s"
+        f" WHEN c.{bounced_at} IS NOT NULL THEN %s ELSE '' END"
+    )
     # The WHERE clause also keeps SQLite from reading ON CONFLICT as part of the join.
     sql = (
         f"INSERT INTO {deliveries} ({', '.join(targets)}) "  # noqa: S608
-        f"SELECT %s, c.{pk}, c.{email}, CASE WHEN {unsubscribed} THEN %s ELSE %s END, "
-        f"CASE WHEN {unsubscribed} THEN %s ELSE '' END, 0 "
-        f"FROM {clients} AS c INNER JOIN {through} AS m "
-        f"ON m.{quote(link.m2m_reverse_name())} = c.{pk} "
-        f"WHERE m.{quote(link.m2m_column_name())} = %s "
+        f"SELECT %s, c.{pk}, c.{email}, CASE WHEN ({why}) = '' THEN %s ELSE %s END, {why}, 0 "
+        f"FROM {clients} AS c WHERE c.{pk} IN ({_recipient_ids()}) "
         f"ORDER BY c.{full_name}, c.{email}, c.{pk} ON CONFLICT DO NOTHING"
     )
-    _run(sql, [attempt_id, skipped, pending, skip_reason, mailing_id], False)
+    why_params = [reasons["unsubscribed"], reasons["bounced"]]
+    params = [attempt_id, *why_params, pending, skipped, *why_params, mailing_id, mailing_id]
+    _run(sql, params, False)
 
 
 def _skip_reason(table: str, *, mailing_id: int, reasons: dict[str, str]) -> tuple[str, list]:
     """A column for each delivery of ``table``: why it must not be sent after all (its client
-    was deleted, unsubscribed or removed from the mailing since the run began), or ''."""
-    quote = connection.ops.quote_name
+    was deleted, unsubscribed, bounced, or left the mailing and its lists since the run
+    began), or ''."""
     _d, _dpk, client_id = names(Delivery, "client")
-    clients, client_pk, unsubscribed_at = names(Client, "unsubscribed_at")
-    link = Mailing._meta.get_field("clients")
-    through = quote(link.remote_field.through._meta.db_table)
+    clients, client_pk, unsubscribed_at, bounced_at = names(Client, "unsubscribed_at", "bounced_at")
     # "No such client" rather than "client_id IS NULL": SQLite 3.40 answers the latter wrongly
     # in a RETURNING clause when the column is part of a unique index (as it is here).
+    client = f"SELECT 1 FROM {clients} AS c WHERE c.{client_pk} = {table}.{client_id}"  # noqa: S608
     column = (
-        f"CASE WHEN NOT EXISTS (SELECT 1 FROM {clients} AS c"  # noqa: S608 - names from the models
-        f" WHERE c.{client_pk} = {table}.{client_id}) THEN %s"
-        f" WHEN EXISTS (SELECT 1 FROM {clients} AS c WHERE c.{client_pk} = {table}.{client_id}"
-        f" AND c.{unsubscribed_at} IS NOT NULL) THEN %s"
-        f" WHEN NOT EXISTS (SELECT 1 FROM {through} AS m"
-        f" WHERE m.{quote(link.m2m_column_name())} = %s"
-        f" AND m.{quote(link.m2m_reverse_name())} = {table}.{client_id}) THEN %s"
+        f"CASE WHEN NOT EXISTS ({client}) THEN %s"
+        f" WHEN EXISTS ({client} AND c.{unsubscribed_at} IS NOT NULL) THEN %s"
+        f" WHEN EXISTS ({client} AND c.{bounced_at} IS NOT NULL) THEN %s"
+        f" WHEN {table}.{client_id} NOT IN ({_recipient_ids()}) THEN %s"
         " ELSE '' END"
     )
-    params = [reasons["deleted"], reasons["unsubscribed"], mailing_id, reasons["removed"]]
+    params = [
+        reasons["deleted"],
+        reasons["unsubscribed"],
+        reasons["bounced"],
+        mailing_id,
+        mailing_id,
+        reasons["removed"],
+    ]
     return column, params
 
 
@@ -383,3 +407,68 @@ def increment_returning(model: type[models.Model], pk: int, field: str) -> int |
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def _ids_of(rows: models.QuerySet) -> tuple[str, tuple] | None:
+    """The SQL of a queryset's primary keys, to use inside another statement; None for a
+    queryset that can match nothing (``none()``)."""
+    try:
+        return rows.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return None
+
+
+def add_to_list(*, list_id: int, clients: models.QuerySet, source: str) -> int:
+    """The clients of a queryset (never loaded here) into a list, in one ``INSERT …
+    SELECT``; those in it already stay as they were. Returns how many joined."""
+    _vendor()
+    table, _pk, *columns = names(Membership, "client_list", "client", "source", "added_at")
+    clients_table, client_pk = names(Client)
+    if _ids_of(clients) is None:
+        return 0
+    ids, params = _ids_of(clients)
+    added = Membership._meta.get_field("added_at").get_db_prep_save(timezone.now(), connection)
+    # The WHERE clause keeps SQLite from reading ON CONFLICT as part of the join.
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - names from the models
+        f"SELECT %s, c.{client_pk}, %s, %s FROM {clients_table} AS c WHERE c.{client_pk} IN "
+        f"({ids}) ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list_id, source, added, *params])
+        return cursor.rowcount
+
+
+def delete_clients(clients: models.QuerySet) -> int:
+    """Delete the clients of a queryset in a fixed number of statements, whatever their
+    number (Django's delete would load them to cascade): their past deliveries keep the
+    address and lose the link (as ``on_delete=SET_NULL`` does), their list and mailing links
+    go. The caller holds a transaction. Returns how many clients were deleted."""
+    _vendor()
+    if _ids_of(clients) is None:
+        return 0
+    ids, params = _ids_of(clients)
+    quote = connection.ops.quote_name
+    deliveries, _dpk, client_id = names(Delivery, "client")
+    memberships, _mpk, member = names(Membership, "client")
+    link = Mailing._meta.get_field("clients")
+    through = quote(link.remote_field.through._meta.db_table)
+    table, pk = names(Client)
+    # The ids first, once: each statement below would otherwise run the query again, and
+    # the last one could not (SQLite reads a table it deletes from only once).
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE mailings_doomed (id bigint PRIMARY KEY)")
+        try:
+            cursor.execute(f"INSERT INTO mailings_doomed (id) {ids}", params)
+            doomed = "SELECT id FROM mailings_doomed"
+            cursor.execute(
+                f"UPDATE {deliveries} SET {client_id} = NULL WHERE {client_id} IN ({doomed})"  # noqa: S608
+            )
+            cursor.execute(f"DELETE FROM {memberships} WHERE {member} IN ({doomed})")  # noqa: S608
+            cursor.execute(
+                f"DELETE FROM {through} WHERE {quote(link.m2m_reverse_name())} IN ({doomed})"  # noqa: S608
+            )
+            cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({doomed})")  # noqa: S608
+            return cursor.rowcount
+        finally:
+            cursor.execute("DROP TABLE mailings_doomed")

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import OperationalError, transaction
 from wagtail.log_actions import log
 
-from mailings import composing, dispatching, senders, sending
+from mailings import composing, dispatching, dsn, senders, sending, subscribing
 from mailings.ledger import Step
 from mailings.models import Client, Message
 from mailings.permissions import policy_for
@@ -131,3 +131,38 @@ def send_sender_confirmation(sender_id: int, language: str) -> bool:
     """The link that confirms a sender address, mailed to that address (a mail server
     failure is retried with backoff; sending it twice is harmless)."""
     return senders.send_confirmation(sender_id, language=language)
+
+
+@shared_task(name="mailings.tasks.process_bounces", ignore_result=True, **DB_RETRY)
+def process_bounces() -> None:
+    """Read the bounce mailbox, when one is configured (beat, every
+    ``MAILINGS_BOUNCE_INTERVAL`` seconds). A mailbox that does not answer is logged."""
+    if not settings.MAILINGS_BOUNCE_MAILBOX:
+        return
+    try:
+        tally = dsn.process(settings.MAILINGS_BOUNCE_MAILBOX)
+    except (OSError, dsn.mailbox.Error, dsn.imaplib.IMAP4.error) as exc:
+        logger.warning("bounce mailbox not read: %s", exc)
+        return
+    if tally.marked or tally.unknown:
+        logger.info(
+            "bounce mailbox: %s marked, %s ignored, %s left unread",
+            tally.marked,
+            tally.ignored,
+            tally.unknown,
+        )
+
+
+@shared_task(
+    name="mailings.tasks.send_subscription_confirmation",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def send_subscription_confirmation(subscription_id: int) -> bool:
+    """The link that confirms a sign-up through a list's form, mailed to the address given
+    (in the language of the page it was given on)."""
+    return subscribing.send_confirmation(subscription_id)

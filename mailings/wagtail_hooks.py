@@ -11,8 +11,10 @@ from wagtail.permissions import policy_registry
 
 from blog.models import BlogPage
 from mailings.admin.attempts import AttemptViewSet
+from mailings.admin.bulk import ACTIONS as CLIENT_BULK_ACTIONS
 from mailings.admin.clients import ClientViewSet
 from mailings.admin.deliveries import FailedDeliveryViewSet
+from mailings.admin.lists import ClientListViewSet
 from mailings.admin.mailings import MailingViewSet
 from mailings.admin.media_api import ChoosableDocumentsAPIViewSet, ChoosableImagesAPIViewSet
 from mailings.admin.messages import MessageViewSet
@@ -22,6 +24,7 @@ from mailings.dashboard import MailingsPanel
 from mailings.models import (
     Attempt,
     Client,
+    ClientList,
     Delivery,
     Mailing,
     MailingsLogEntry,
@@ -37,6 +40,7 @@ class MailingsGroup(ModelViewSetGroup):
     menu_order = 100
     items = (
         ClientViewSet,
+        ClientListViewSet,
         MessageViewSet,
         SenderViewSet,
         MailingViewSet,
@@ -50,9 +54,13 @@ def register_mailings_admin():
     return MailingsGroup()
 
 
+for action in CLIENT_BULK_ACTIONS:
+    hooks.register("register_bulk_action", action)
+
+
 @hooks.register("register_log_actions")
 def log_mailings_with_their_owner(actions):
-    for model in (Client, Message, Sender, Mailing, Attempt, Delivery):
+    for model in (Client, ClientList, Message, Sender, Mailing, Attempt, Delivery):
         actions.register_model(model, MailingsLogEntry)
     actions.register_action("mailings.send_now", _("Send now"), _("Mailing sent now"))
     actions.register_action("mailings.disable", _("Disable mailing"), _("Mailing disabled"))

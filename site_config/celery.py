@@ -28,6 +28,12 @@ def _beat_schedule() -> dict:
             # A tick that waited longer than an interval is superseded by the next one.
             "options": {"expires": float(settings.MAILINGS_DISPATCH_INTERVAL)},
         },
+        # Bounces mailed back (a no-op without MAILINGS_BOUNCE_MAILBOX).
+        "process-bounces": {
+            "task": "mailings.tasks.process_bounces",
+            "schedule": float(settings.MAILINGS_BOUNCE_INTERVAL),
+            "options": {"expires": float(settings.MAILINGS_BOUNCE_INTERVAL)},
+        },
         # Views counted in Redis, into the database (blog/view_counter.py); a no-op
         # without Redis. Two at once move each count once.
         "flush-blog-views": {

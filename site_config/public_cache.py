@@ -47,6 +47,7 @@ NEVER_CACHED = (
     "/accounts/",
     "/unsubscribe/",
     "/senders/",
+    "/subscribe/",
     "/healthz",
     "/static/",
     "/media/",

@@ -5,13 +5,15 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
-from mailings.views import sender_confirm, unsubscribe
+from mailings.views import sender_confirm, subscribe, subscribe_confirm, unsubscribe
 from site_config.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("senders/confirm/<str:token>/", sender_confirm, name="sender_confirm"),
+    path("subscribe/confirm/<str:token>/", subscribe_confirm, name="subscribe_confirm"),
+    path("subscribe/<str:token>/", subscribe, name="subscribe"),
     path("accounts/", include("accounts.urls")),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),

@@ -61,13 +61,17 @@ def test_the_compiled_catalogue_translates_every_entry_of_the_source():
     with (CATALOGUE / "django.mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
 
-    singular_ids = re.findall(r'^msgid "(.+)"\nmsgstr "', source, re.M)
+    singular_ids = re.findall(r'^(?:msgctxt "(.+)"\n)?msgid "(.+)"\nmsgstr "', source, re.M)
     assert len(singular_ids) > 100
+
+    def translated(context: str, msgid: str) -> str:
+        text = msgid.encode().decode("unicode_escape")
+        return compiled.pgettext(context, text) if context else compiled.gettext(text)
+
     untranslated = [
         msgid
-        for msgid in singular_ids
-        if compiled.gettext(msgid.encode().decode("unicode_escape")) == msgid
-        and not msgid.startswith("%(")
+        for context, msgid in singular_ids
+        if translated(context, msgid) == msgid and not msgid.startswith("%(")
     ]
     assert untranslated == []
     assert 'msgstr ""\n\n' not in source.split("\n\n", 1)[1]

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from mailings.models import Attempt, Delivery, Mailing, Message, Sender
+from mailings.models import Attempt, ClientList, Delivery, Mailing, Membership, Message, Sender
 from mailings.models import Client as MailingClient
 from mailings.wagtail_hooks import MailingsGroup
 from tests.factories import (
@@ -29,6 +29,7 @@ MARKERS = (
     "Alice secret subject",
     "alice-secret-reply",
     "secret-sender@alice.example",
+    "Alice secret list",
 )
 
 
@@ -70,6 +71,9 @@ def test_the_matrix_covers_the_views_it_must():
         "mailings_attempts:retry_failed",
         "mailings_senders:edit",
         "mailings_senders:send_link",
+        "mailings_lists:edit",
+        "mailings_lists:inspect",
+        "mailings_lists:delete",
     ):
         assert expected in names
 
@@ -83,7 +87,11 @@ def alice_data():
     attempt = AttemptFactory(mailing=mailing, server_response=MARKERS[2], status="failure")
     delivery = DeliveryFactory(attempt=attempt, client=client, status="failed")
     sender = Sender.objects.create(owner=alice, name="Alice Shop", email=MARKERS[3])
+    client_list = ClientList.objects.create(owner=alice, name=MARKERS[4])
+    Membership.objects.create(client_list=client_list, client=client)
+    mailing.lists.add(client_list)
     return {
+        ClientList: client_list,
         MailingClient: client,
         Message: message,
         Mailing: mailing,
@@ -114,6 +122,7 @@ PREFIX = {
     "attempt": "/admin/mailings/attempts/",
     "failed": "/admin/mailings/failed-deliveries/",
     "sender": "/admin/mailings/senders/",
+    "list": "/admin/mailings/lists/",
 }
 
 POST_DATA = {
@@ -123,6 +132,7 @@ POST_DATA = {
     Attempt: {"status": "success"},
     Delivery: {"status": "sent"},
     Sender: {"name": "Hijacked", "email": "stolen@example.org", "reply_to": ""},
+    ClientList: {"name": "Hijacked", "description": ""},
 }
 
 

@@ -38,7 +38,7 @@ def test_end_before_start_is_an_error_on_the_end(client, owner):
     assert not Mailing.objects.exists()
 
 
-def test_a_mailing_needs_clients(client, owner):
+def test_a_mailing_needs_clients_or_lists(client, owner):
     start = timezone.localtime() + timedelta(days=2)
 
     html = post(
@@ -53,7 +53,7 @@ def test_a_mailing_needs_clients(client, owner):
         },
     )
 
-    assert "This field is required." in html
+    assert "Choose at least one list or one client." in html
     assert not Mailing.objects.exists()
 
 

@@ -159,6 +159,7 @@ def test_the_operator_restricts_sender_domains(owner, client, settings, address,
 
 def test_a_confirmed_sender_is_the_from_of_every_message_of_the_run(smtp_server, settings):
     settings.DEFAULT_FROM_EMAIL = "Mail service <bounces@service.example>"
+    settings.MAILINGS_BOUNCE_ADDRESS = ""  # no VERP: one envelope sender for all
     owner = UserFactory(role="Users")
     sender = Sender.objects.create(
         owner=owner,

@@ -85,7 +85,7 @@ def test_insert_deliveries_makes_one_per_client_once_and_skips_the_unsubscribed(
         "mailing_id": mailing.pk,
         "pending": "pending",
         "skipped": "skipped",
-        "skip_reason": "unsubscribed",
+        "reasons": queue.SKIP_REASONS,
     }
 
     sql.insert_deliveries(**arguments)

@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import django_filters
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
@@ -19,13 +19,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from django.views import View
-from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.panels import FieldPanel, ObjectList
-from wagtail.admin.ui.tables import BooleanColumn, Column, DateColumn
+from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, DateColumn
 from wagtail.admin.widgets.button import HeaderButton
 
 from mailings.admin import scoped
+from mailings.admin.filters import SEARCHED, ClientFilterSet
 from mailings.admin.forms import ClientForm, ClientImportForm
 from mailings.admin.widgets import SHOWN_CHOSEN
 from mailings.importing import ImportFileError, clients_import
@@ -38,20 +39,30 @@ SEARCH_LIMIT = 20
 ADD_ALL_LIMIT = 100_000
 
 
-class ClientFilterSet(WagtailFilterSet):
-    subscribed = django_filters.BooleanFilter(
-        label=_("Subscribed"), field_name="unsubscribed_at", lookup_expr="isnull"
-    )
-    created_at = django_filters.DateFromToRangeFilter(
-        label=_("Added"), widget=DateRangePickerWidget
-    )
+class ClientStatusColumn(Column):
+    cell_template_name = "mailings/tables/client_status_cell.html"
 
-    class Meta:
-        model = Client
-        fields = ["subscribed", "created_at"]
+    def get_value(self, instance):
+        if instance.unsubscribed_at is not None:
+            return pgettext("client status", "Unsubscribed")
+        if instance.bounced_at is not None:
+            return pgettext("client status", "Bounced")
+        return pgettext("client status", "Subscribed")
+
+    def get_cell_context_data(self, instance, parent_context):
+        context = super().get_cell_context_data(instance, parent_context)
+        context["receives"] = instance.unsubscribed_at is None and instance.bounced_at is None
+        context["reason"] = instance.bounce_reason if instance.unsubscribed_at is None else ""
+        return context
 
 
 class ClientIndexView(scoped.IndexView):
+    template_name = "mailings/clients/index.html"
+
+    @cached_property
+    def columns(self):
+        return [BulkActionsCheckboxColumn("bulk_actions", obj_type="client"), *super().columns]
+
     @cached_property
     def header_buttons(self):
         buttons = super().header_buttons
@@ -79,23 +90,29 @@ class ClientImportView(View):
             return scoped.forbidden(request)
         return super().dispatch(request, *args, **kwargs)
 
+    def form(self, *args, **kwargs):
+        return ClientImportForm(*args, owner=self.request.user, **kwargs)
+
     def get(self, request):
-        return self.render(ClientImportForm())
+        initial = {"client_list": request.GET.get("list")} if request.GET.get("list") else {}
+        return self.render(self.form(initial=initial))
 
     def post(self, request):
         if "apply" in request.POST:
             return self.apply(request.POST.get("apply", ""))
-        form = ClientImportForm(request.POST, request.FILES)
+        form = self.form(request.POST, request.FILES)
         if not form.is_valid():
             return self.render(form, status=400)
         upload = form.cleaned_data["file"]
+        into = form.cleaned_data["client_list"]
         try:
-            trial = clients_import(owner=request.user, file=upload, dry_run=True)
+            trial = clients_import(owner=request.user, file=upload, dry_run=True, client_list=into)
             if trial.changed:
                 token = self.keep(upload)
-                return self.render(ClientImportForm(), report=trial, waiting=token)
+                form = self.form(initial={"client_list": into.pk if into else None})
+                return self.render(form, report=trial, waiting=token, into=into)
             upload.seek(0)
-            report = clients_import(owner=request.user, file=upload)
+            report = clients_import(owner=request.user, file=upload, client_list=into)
         except ImportFileError as exc:
             form.add_error("file", str(exc))
             return self.render(form, status=400)
@@ -108,13 +125,17 @@ class ClientImportView(View):
                 self.request,
                 _("That import is no longer waiting. Upload the file again."),
             )
-            return self.render(ClientImportForm(), status=400)
+            return self.render(self.form(), status=400)
+        # The list chosen with the file (one of the user's own, or none).
+        chosen = self.request.POST.get("client_list", "")
+        lists = self.form().fields["client_list"].queryset
+        into = lists.filter(pk=chosen).first() if chosen.isdigit() and len(chosen) < 19 else None
         try:
             with path.open("rb") as file:
-                report = clients_import(owner=self.request.user, file=file)
+                report = clients_import(owner=self.request.user, file=file, client_list=into)
         except ImportFileError as exc:  # the same file read the same way: not expected
             messages.error(self.request, str(exc))
-            return self.render(ClientImportForm(), status=400)
+            return self.render(self.form(), status=400)
         finally:
             path.unlink(missing_ok=True)
         return self.done(report)
@@ -125,7 +146,7 @@ class ClientImportView(View):
             _("Import finished: %(created)s created, %(updated)s updated, %(invalid)s invalid.")
             % {"created": report.created, "updated": report.updated, "invalid": report.invalid},
         )
-        return self.render(ClientImportForm(), report=report)
+        return self.render(self.form(), report=report)
 
     def waiting_dir(self) -> Path:
         return Path(settings.VAR_DIR) / "imports"
@@ -149,7 +170,7 @@ class ClientImportView(View):
             shutil.copyfileobj(upload, file, 1 << 20)
         return token
 
-    def render(self, form, report=None, status=200, waiting=None):
+    def render(self, form, report=None, status=200, waiting=None, into=None):
         return TemplateResponse(
             self.request,
             self.template_name,
@@ -157,6 +178,7 @@ class ClientImportView(View):
                 "form": form,
                 "report": report,
                 "waiting": waiting,
+                "into": into,
                 "index_url": reverse("mailings_clients:index"),
                 "header_icon": "upload",
                 "page_title": _("Import clients"),
@@ -219,22 +241,36 @@ class ClientViewSet(scoped.ScopedModelViewSet):
     list_display = [
         "full_name",
         "email",
-        BooleanColumn("is_subscribed", label=_("Subscribed")),
+        ClientStatusColumn("status", label=_("Status")),
         Column("comment", label=_("Comment")),
         DateColumn("updated_at", label=_("Updated"), sort_key="updated_at", classname="updated"),
     ]
-    list_export = ["full_name", "email", "comment", "unsubscribed_at", "created_at"]
+    list_export = ["full_name", "email", "comment", "unsubscribed_at", "bounced_at", "created_at"]
     export_filename = "clients"
-    search_fields = ["email", "full_name", "comment"]
+    search_fields = list(SEARCHED)
     search_backend_name = None
     filterset_class = ClientFilterSet
     ordering = ["full_name", "email"]
     list_per_page = 50
     edit_handler = ObjectList(
-        [FieldPanel("email"), FieldPanel("full_name"), FieldPanel("comment")],
+        [
+            FieldPanel("email"),
+            FieldPanel("full_name"),
+            FieldPanel("comment"),
+            FieldPanel("lists", widget=forms.CheckboxSelectMultiple),
+            FieldPanel("reactivate"),
+        ],
         base_form_class=ClientForm,
     )
-    inspect_view_fields = ["full_name", "email", "comment", "unsubscribed_at", "created_at"]
+    inspect_view_fields = [
+        "full_name",
+        "email",
+        "comment",
+        "unsubscribed_at",
+        "bounced_at",
+        "bounce_reason",
+        "created_at",
+    ]
 
     def get_urlpatterns(self):
         return [

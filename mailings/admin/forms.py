@@ -14,9 +14,9 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.images import get_image_model
 from wagtail.permissions import policy_registry
 
-from mailings import schedule, senders
+from mailings import bounces, schedule, senders
 from mailings.admin.widgets import ClientChoiceField
-from mailings.models import Client, Mailing, Message, Sender
+from mailings.models import Client, ClientList, Mailing, Message, Sender
 from mailings.permissions import policy_for
 from site_config import zones
 
@@ -32,9 +32,34 @@ class OwnedForm(WagtailAdminModelForm):
 
 
 class ClientForm(OwnedForm):
+    reactivate = forms.BooleanField(
+        label=_("Mail to this address works again"),
+        required=False,
+        help_text=_("Mailings skip a bounced client until this is ticked."),
+    )
+
     class Meta:
         model = Client
-        fields = ["email", "full_name", "comment"]
+        fields = ["email", "full_name", "comment", "lists"]
+        widgets = {"lists": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lists"].queryset = self.owners(ClientList)
+        self.fields["lists"].help_text = _("Mailings to a list send to whoever is in it.")
+        if self.instance.bounced_at is None:
+            del self.fields["reactivate"]
+        else:
+            self.fields["reactivate"].help_text = _(
+                "Mail to it bounced: %(reason)s. Mailings skip this client until this is ticked."
+            ) % {"reason": self.instance.bounce_reason or "-"}
+
+    def save(self, commit=True):
+        client = super().save(commit=commit)
+        if self.cleaned_data.get("reactivate") and client.pk:
+            bounces.reactivate(self.owners(Client).filter(pk=client.pk))
+            client.bounced_at, client.bounce_reason = None, ""
+        return client
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip()
@@ -48,6 +73,23 @@ class ClientForm(OwnedForm):
                 params={"email": email},
             )
         return email
+
+
+class ClientListForm(OwnedForm):
+    class Meta:
+        model = ClientList
+        fields = ["name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if self.owners(ClientList).filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(
+                _("You already have a list named “%(name)s”."),
+                code="duplicate",
+                params={"name": name},
+            )
+        return name
 
 
 class SenderForm(OwnedForm):
@@ -182,6 +224,7 @@ class MailingForm(OwnedForm):
             "name",
             "message",
             "sender",
+            "lists",
             "clients",
             "start_at",
             "end_at",
@@ -191,6 +234,7 @@ class MailingForm(OwnedForm):
         ]
         # A hundred thousand chosen clients are checked in a few queries, not one per id.
         field_classes = {"clients": ClientChoiceField}
+        widgets = {"lists": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -198,6 +242,11 @@ class MailingForm(OwnedForm):
         # hand-made POST is "not one of the available choices", not a silent link.
         self.fields["message"].queryset = self.owners(Message)
         self.fields["clients"].queryset = self.owners(Client)
+        self.fields["lists"].queryset = self.owners(ClientList)
+        self.fields["lists"].help_text = _(
+            "Each run goes to whoever is in these lists when it starts, and to the clients "
+            "chosen below; an address in several gets one message."
+        )
         sender = self.fields["sender"]
         sender.queryset = self.owners(Sender)
         sender.label_from_instance = sender_label
@@ -230,6 +279,12 @@ class MailingForm(OwnedForm):
 
     def clean(self):
         cleaned = super().clean()
+        if (
+            not cleaned.get("lists")
+            and not cleaned.get("clients")
+            and not ("lists" in self.errors or "clients" in self.errors)
+        ):
+            self.add_error("clients", _("Choose at least one list or one client."))
         zone_name = cleaned.get("time_zone") or self.instance.time_zone
         cleaned["time_zone"] = zone_name
         zone = ZoneInfo(zone_name)
@@ -284,6 +339,17 @@ class ClientImportForm(forms.Form):
         label=_("CSV file"),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+    client_list = forms.ModelChoiceField(
+        label=_("Add them to a list"),
+        queryset=ClientList.objects.none(),
+        required=False,
+        empty_label=_("No list"),
+        help_text=_("Every client of the file, new or known, joins this list."),
+    )
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client_list"].queryset = policy_for(ClientList).instances_owned_by(owner)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

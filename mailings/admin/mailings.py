@@ -4,6 +4,8 @@ read-only. The inspect page shows the message, the clients, the schedule and the
 from __future__ import annotations
 
 import django_filters
+from django import forms
+from django.db.models import Count
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.functional import cached_property
@@ -31,7 +33,7 @@ from mailings.admin.forms import TIME_ZONES, MailingForm
 from mailings.admin.messages import framed
 from mailings.admin.widgets import ClientPicker
 from mailings.dashboard import runs_chart
-from mailings.models import Attempt, Mailing, Message
+from mailings.models import Attempt, ClientList, Mailing, Message
 from mailings.permissions import policy_for
 from mailings.placeholders import PLACEHOLDERS
 from mailings.reporting import with_stats
@@ -234,6 +236,10 @@ class MailingInspectView(scoped.InspectView):
         chosen = paging.listed(self.request, clients, search=("full_name", "email"))
         context.update(
             mailing=mailing,
+            lists=[
+                (item, policy_for(ClientList).permits(self.request.user, ["view"], item))
+                for item in mailing.lists.annotate(clients_count=Count("memberships"))
+            ],
             clients_count=mailing.clients.count(),
             clients_listed=chosen,
             clients_table=Table(
@@ -311,6 +317,7 @@ class MailingViewSet(scoped.ScopedModelViewSet):
             FieldPanel("name"),
             FieldPanel("message"),
             FieldPanel("sender"),
+            FieldPanel("lists", widget=forms.CheckboxSelectMultiple),
             FieldPanel("clients", widget=ClientPicker(search_url_name="mailings_clients:search")),
             FieldRowPanel(
                 [

@@ -228,6 +228,19 @@ MAILINGS_BREAKER_COOLDOWN = env_int("MAILINGS_BREAKER_COOLDOWN", 60)
 # Domains a user's sender address may be at (the domains the operator signs mail for, and
 # their subdomains); empty: any (docs/composing.md, "Senders").
 MAILINGS_SENDER_DOMAINS = [d.lower().rstrip(".") for d in env_list("MAILINGS_SENDER_DOMAINS", [])]
+# Audiences (docs/audiences.md): soft bounces in a row that make a client bounced; sign-ups
+# through a list's form per address and per IP an hour; days a confirmation link works.
+MAILINGS_SOFT_BOUNCE_LIMIT = env_int("MAILINGS_SOFT_BOUNCE_LIMIT", 3)
+SUBSCRIBE_LIMIT_PER_HOUR = env_int("SUBSCRIBE_LIMIT_PER_HOUR", 3)
+SUBSCRIBE_IP_LIMIT_PER_HOUR = env_int("SUBSCRIBE_IP_LIMIT_PER_HOUR", 20)
+SUBSCRIBE_CONFIRMATION_DAYS = env_int("SUBSCRIBE_CONFIRMATION_DAYS", 7)
+# Bounces mailed back (VERP): the envelope sender becomes bounces+<signed id>@<domain> of
+# this address; empty: DEFAULT_FROM_EMAIL's address, and only refusals during the SMTP
+# conversation are seen. The mailbox it delivers to, read by process_bounces: a Maildir
+# path or imap(s)://user:password@host[:port]/folder.
+MAILINGS_BOUNCE_ADDRESS = env_str("MAILINGS_BOUNCE_ADDRESS", "")
+MAILINGS_BOUNCE_MAILBOX = env_str("MAILINGS_BOUNCE_MAILBOX", "")
+MAILINGS_BOUNCE_INTERVAL = env_int("MAILINGS_BOUNCE_INTERVAL", 300)  # seconds between reads
 HOME_COUNTERS_TTL = env_int("HOME_COUNTERS_TTL", 60)
 
 # --- Celery -----------------------------------------------------------------------------------

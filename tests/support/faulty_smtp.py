@@ -82,6 +82,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         self.say("220 faulty.test ESMTP")
         recipients: list[str] = []
+        mail_from = ""
         while True:
             line = self.rfile.readline()
             if not line:
@@ -95,6 +96,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.say("250 faulty.test")
             elif verb == "MAIL":
                 recipients = []
+                mail_from = command.split(":", 1)[1].strip().split(" ")[0].strip("<>")
                 self.say("250 2.1.0 OK")
             elif verb == "RCPT":
                 address = command.split(":", 1)[1].strip().strip("<>").lower()
@@ -130,7 +132,7 @@ class _Handler(socketserver.StreamRequestHandler):
                     continue
                 if server.message_delay:
                     time.sleep(server.message_delay)  # a slow (tarpitting) server
-                server.accept(recipients, b"".join(lines))
+                server.accept(recipients, b"".join(lines), mail_from)
                 if server.mode == "hang_after_data":
                     time.sleep(server.slow_seconds)  # queued it, but never says so
                     return
@@ -174,6 +176,7 @@ class FaultySMTPServer:
         self.connections = 0
         self.open_sessions = 0  # connected now (a killed client's session ends at once)
         self.messages: list[bytes] = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, recipients) accepted
         self.lock = threading.Lock()
         self._server: _TCPServer | None = None
         self._thread: threading.Thread | None = None
@@ -185,8 +188,9 @@ class FaultySMTPServer:
     def __exit__(self, *exc) -> None:
         self._stop()
 
-    def accept(self, recipients: list[str], message: bytes) -> None:
+    def accept(self, recipients: list[str], message: bytes, mail_from: str = "") -> None:
         with self.lock:
+            self.envelopes.append((mail_from, list(recipients)))
             for address in recipients:
                 self.accepted[address] += 1
                 self.accepted_at.append(time.time())
