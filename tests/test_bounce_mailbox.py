@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from mailings import bounces, dsn
 from mailings.models import Client, Delivery
 from tests.factories import AttemptFactory, ClientFactory, DeliveryFactory, UserFactory
+from tests.support.imap import FakeIMAPServer
 
 SAMPLES = Path(__file__).parent / "data" / "bounces"
 NAMES = sorted(p.stem for p in SAMPLES.glob("*.eml"))
@@ -120,3 +121,23 @@ def test_a_mailbox_that_cannot_be_read_is_a_clear_error(tmp_path, settings):
         call_command("process_bounces", str(tmp_path / "missing"))
     with pytest.raises(CommandError, match="cannot be read"):
         call_command("process_bounces", "imap://nobody:secret@127.0.0.1:1/INBOX")
+
+
+def test_an_imap_mailbox_is_read_the_same_way(bounce_address):
+    deliveries = deliveries_for(["hard-postfix-user-unknown", "left-out-of-office"])
+    with FakeIMAPServer() as server:
+        for name, delivery in deliveries.items():
+            server.deliver(sample(name, delivery))
+        out = StringIO()
+
+        call_command("process_bounces", server.url(), stdout=out)
+
+        assert "1 bounce(s) marked, 0 ignored, 1 left unread" in out.getvalue()
+        assert Delivery.objects.get(pk=deliveries["hard-postfix-user-unknown"].pk).bounce == "hard"
+        (left,) = server.messages("INBOX")
+        assert b"out of the office" in left  # what it could not use is where it was
+        (moved,) = server.messages("processed")
+        assert b"Undelivered Mail Returned to Sender" in moved
+
+        with pytest.raises(CommandError, match="cannot be read"):
+            call_command("process_bounces", server.url(password="wrong"), stdout=StringIO())

@@ -45,6 +45,28 @@ def test_a_list_is_created_and_its_page_gives_the_form_and_a_snippet(client, own
     assert 'data-count="total"' in page and f"?list={made.pk}" in page
 
 
+def test_a_list_s_page_shows_its_clients_paged_and_searchable(client, owner):
+    made = a_list(owner)
+    Client.objects.bulk_create(
+        Client(owner=owner, email=f"m{i:03}@example.org", full_name=f"Member {i:03}")
+        for i in range(120)
+    )
+    Membership.objects.bulk_create(
+        Membership(client_list=made, client=c) for c in Client.objects.filter(owner=owner)
+    )
+    outsider = ClientFactory(owner=owner, full_name="Not A Member")
+    url = reverse("mailings_lists:inspect", args=[made.pk])
+
+    first = client.get(url).content.decode()
+    found = client.get(url + "?q=member 117").content.decode()
+
+    assert "Member 000" in first and "Member 119" not in first  # paged
+    assert "Member 117" in found and "Member 000" not in found
+    assert outsider.full_name not in first
+    for garbage in ("?q=%00", "?q=" + "x" * 5000, "?p=-1", "?p=99999999999999", "?p=abc"):
+        assert client.get(url + garbage).status_code == 200
+
+
 def test_the_clients_listing_filters_by_list_and_by_status(client, owner):
     ann, bob, cat = (ClientFactory(owner=owner, full_name=n) for n in ("Ann", "Bob", "Cat"))
     customers = a_list(owner, clients=[ann, bob])

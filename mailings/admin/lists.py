@@ -9,10 +9,11 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, ObjectList
-from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
+from wagtail.admin.ui.tables import Column, DateColumn, Table, TitleColumn
 
 from mailings import subscribing
-from mailings.admin import scoped
+from mailings.admin import paging, scoped
+from mailings.admin.clients import ClientStatusColumn
 from mailings.admin.forms import ClientListForm
 from mailings.models import ClientList, Subscription
 from mailings.permissions import policy_for
@@ -61,6 +62,17 @@ class ListInspectView(scoped.InspectView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        members = self.object.clients.order_by("full_name", "email", "pk")
+        chosen = paging.listed(self.request, members, search=("full_name", "email"))
+        context["clients_listed"] = chosen
+        context["clients_table"] = Table(
+            [
+                Column("full_name", label=_("Full name")),
+                Column("email", label=_("E-mail address")),
+                ClientStatusColumn("status", label=_("Status")),
+            ],
+            chosen.page.object_list,
+        )
         sign_ups = (
             policy_for(Subscription)
             .instances_owned_by(self.object.owner)
