@@ -3,10 +3,12 @@ the envelope sender that names each delivery (VERP)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test import Client as Browser
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -69,6 +71,10 @@ def test_unsubscribed_and_bounced_clients_are_skipped_and_counted_apart(faulty_s
     assert skipped == {clients[0].pk: "unsubscribed", clients[1].pk: "bounced"}
     assert clients[0].email not in faulty_smtp.accepted
     assert clients[1].email not in faulty_smtp.accepted
+    browser = Browser()
+    browser.force_login(mailing.owner)
+    page = browser.get(f"/admin/mailings/attempts/inspect/{done.pk}/").content.decode()
+    assert re.search(r"Skipped:\s*bounced 1, unsubscribed 1", page)
 
 
 def test_a_550_5_1_1_bounces_the_client_and_the_next_run_skips_it(faulty_smtp, audience):

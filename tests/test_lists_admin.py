@@ -251,3 +251,26 @@ def test_a_manager_cannot_act_on_clients(client, db):
     victim = ClientFactory()
     assert bulk(client, "delete", f"?id={victim.pk}", {}).status_code == 403
     assert Client.objects.filter(pk=victim.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("", None),
+        ("   ", None),
+        ("x" * 10_000, None),
+        ("nul\x00char", None),
+        ("line\nbreak", "line break"),  # whitespace folded: a name is one line
+        ("<script>alert(1)</script>", "<script>alert(1)</script>"),  # kept, shown escaped
+    ],
+)
+def test_a_list_name_that_is_garbage_is_a_form_error_or_kept_harmless(client, owner, name, kept):
+    response = client.post("/admin/mailings/lists/add/", {"name": name, "description": "d" * 100})
+
+    names = list(ClientList.objects.filter(owner=owner).values_list("name", flat=True))
+    if kept is None:
+        assert response.status_code == 200 and names == []
+        return
+    assert response.status_code == 302 and names == [kept]
+    page = client.get("/admin/mailings/lists/").content.decode()
+    assert "<script>alert(1)</script>" not in page

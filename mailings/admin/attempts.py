@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import django_filters
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, Count, IntegerField, Value, When
 from django.http import StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
@@ -126,6 +126,13 @@ class AttemptInspectView(scoped.InspectView):
         context.update(
             attempt=self.object,
             deliveries_count=self.object.deliveries.count(),
+            # Why the skipped ones were not sent (unsubscribed, bounced, …), counted apart.
+            skipped_by_reason=list(
+                self.object.deliveries.filter(status=Delivery.Status.SKIPPED)
+                .values_list("response")
+                .annotate(n=Count("pk"))
+                .order_by("-n", "response")
+            ),
             deliveries_listed=shown,
             statuses=Delivery.Status.choices,
             status=status,
@@ -136,6 +143,7 @@ class AttemptInspectView(scoped.InspectView):
                     StatusTagColumn("get_status_display", label=_("Status")),
                     Column("smtp_code", label=_("SMTP code")),
                     Column("response", label=_("Server reply")),
+                    Column("get_bounce_display", label=_("Bounce")),
                     DateColumn("sent_at", label=_("Sent at")),
                     Column("tries", label=_("Tries")),
                 ],
