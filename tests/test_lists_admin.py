@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from mailings.models import Client, ClientList, Mailing, Membership
-from tests.factories import ClientFactory, MessageFactory, UserFactory
+from tests.factories import ClientFactory, MessageFactory, SuperuserFactory, UserFactory
 from tests.support.forms import mailing_form_data
 
 pytestmark = pytest.mark.django_db
@@ -274,3 +274,17 @@ def test_a_list_name_that_is_garbage_is_a_form_error_or_kept_harmless(client, ow
     assert response.status_code == 302 and names == [kept]
     page = client.get("/admin/mailings/lists/").content.decode()
     assert "<script>alert(1)</script>" not in page
+
+
+def test_a_superuser_adding_everyone_to_a_list_adds_only_the_list_owner_s_clients(client, db):
+    admin = SuperuserFactory()
+    client.force_login(admin)
+    own = ClientFactory(owner=admin)
+    theirs = ClientFactory()
+    mine = a_list(admin, name="Admin's")
+
+    response = bulk(client, "add_to_list", "?id=all", {"client_list": mine.pk})
+
+    assert response.status_code == 302
+    assert list(mine.clients.all()) == [own]
+    assert not Membership.objects.filter(client=theirs).exists()

@@ -115,9 +115,12 @@ class AddToListBulkAction(ListBulkAction):
     button = _("Add to list")
 
     def act(self, clients, form) -> int:
+        client_list = form.cleaned_data["client_list"]
+        # A list holds its owner's clients only (a superuser's selection may span owners).
+        own = policy_for(Client).instances_owned_by(client_list.owner)
         return sql.add_to_list(
-            list_id=form.cleaned_data["client_list"].pk,
-            clients=clients,
+            list_id=client_list.pk,
+            clients=own.filter(pk__in=clients.values("pk")),
             source=Membership.Source.ADMIN,
         )
 
