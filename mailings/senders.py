@@ -11,22 +11,14 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
+from mailings import links
 from mailings.models import Sender
 
 SALT = "mailings.sender-confirm"
-
-
-class LinkError(Exception):
-    def __init__(self, reason: str) -> None:  # "invalid" or "expired"
-        super().__init__(reason)
-        self.reason = reason
 
 
 def domain_of(address: str) -> str:
@@ -53,18 +45,12 @@ def make_token(sender: Sender) -> str:
 
 def read_token(token: str) -> Sender:
     """The unconfirmed sender a link was made for, in the state it was made in."""
-    max_age = settings.ACCOUNT_CONFIRMATION_DAYS * 24 * 3600
-    try:
-        value = signing.loads(token, salt=SALT, max_age=max_age)
-    except signing.SignatureExpired:
-        raise LinkError("expired") from None
-    except signing.BadSignature:
-        raise LinkError("invalid") from None
+    value = links.read(token, salt=SALT, max_age=settings.ACCOUNT_CONFIRMATION_DAYS * 24 * 3600)
     if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)):
-        raise LinkError("invalid")
+        raise links.LinkError("invalid")
     sender = Sender.objects.select_related("owner").filter(pk=value[0]).first()
     if sender is None or not constant_time_compare(str(value[1]), state_of(sender)):
-        raise LinkError("invalid")
+        raise links.LinkError("invalid")
     return sender
 
 
@@ -73,22 +59,18 @@ def send_confirmation(sender_id: int, *, language: str) -> bool:
     sender = Sender.objects.select_related("owner").filter(pk=sender_id).first()
     if sender is None or sender.confirmed_at is not None or not sender.owner.is_active:
         return False
-    with translation.override(language):
-        link = settings.SITE_URL + reverse("sender_confirm", args=[make_token(sender)])
-        send_mail(
-            subject=_("Confirm that we may send mail from this address"),
-            message=render_to_string(
-                "mailings/senders/confirm_email.txt",
-                {
-                    "sender": sender,
-                    "account": sender.owner.email,
-                    "link": link,
-                    "days": settings.ACCOUNT_CONFIRMATION_DAYS,
-                },
-            ),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[sender.email],
-        )
+    links.mail(
+        to=sender.email,
+        language=language,
+        subject=lambda: _("Confirm that we may send mail from this address"),
+        template="mailings/senders/confirm_email.txt",
+        context={
+            "sender": sender,
+            "account": sender.owner.email,
+            "link": settings.SITE_URL + reverse("sender_confirm", args=[make_token(sender)]),
+            "days": settings.ACCOUNT_CONFIRMATION_DAYS,
+        },
+    )
     return True
 
 

@@ -12,22 +12,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.throttling import Throttle
+from mailings import links
 from mailings.models import Subscription
 
 SALT = "mailings.subscription-confirm"
-
-
-class LinkError(Exception):
-    def __init__(self, reason: str) -> None:  # "invalid" or "expired"
-        super().__init__(reason)
-        self.reason = reason
 
 
 def address_throttle() -> Throttle:
@@ -43,18 +35,12 @@ def make_token(subscription: Subscription) -> str:
 
 
 def read_token(token: str) -> Subscription:
-    max_age = settings.SUBSCRIBE_CONFIRMATION_DAYS * 24 * 3600
-    try:
-        pk = signing.loads(token, salt=SALT, max_age=max_age)
-    except signing.SignatureExpired:
-        raise LinkError("expired") from None
-    except signing.BadSignature:
-        raise LinkError("invalid") from None
+    pk = links.read(token, salt=SALT, max_age=settings.SUBSCRIBE_CONFIRMATION_DAYS * 24 * 3600)
     if not isinstance(pk, int):
-        raise LinkError("invalid")
+        raise links.LinkError("invalid")
     subscription = Subscription.objects.select_related("client_list__owner").filter(pk=pk).first()
     if subscription is None or not subscription.client_list.owner.is_active:
-        raise LinkError("invalid")
+        raise links.LinkError("invalid")
     return subscription
 
 
@@ -68,21 +54,18 @@ def send_confirmation(subscription_id: int) -> bool:
     if subscription is None or subscription.confirmed_at is not None:
         return False
     client_list = subscription.client_list
-    with translation.override(subscription.language or settings.LANGUAGE_CODE):
-        link = settings.SITE_URL + reverse("subscribe_confirm", args=[make_token(subscription)])
-        send_mail(
-            subject=_("Confirm your subscription to “%(list)s”") % {"list": client_list.name},
-            message=render_to_string(
-                "mailings/subscribe/confirm_email.txt",
-                {
-                    "list": client_list,
-                    "link": link,
-                    "days": settings.SUBSCRIBE_CONFIRMATION_DAYS,
-                },
-            ),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[subscription.email],
-        )
+    links.mail(
+        to=subscription.email,
+        language=subscription.language,
+        subject=lambda: _("Confirm your subscription to “%(list)s”") % {"list": client_list.name},
+        template="mailings/subscribe/confirm_email.txt",
+        context={
+            "list": client_list,
+            "link": settings.SITE_URL
+            + reverse("subscribe_confirm", args=[make_token(subscription)]),
+            "days": settings.SUBSCRIBE_CONFIRMATION_DAYS,
+        },
+    )
     return True
 
 

@@ -26,6 +26,16 @@ DB_RETRY = {
     "retry_jitter": True,
     "max_retries": 5,
 }
+# A link mailed to an address: a mail server failure is retried with backoff (sending it twice
+# is harmless).
+MAIL_RETRY = {
+    "ignore_result": True,
+    "autoretry_for": (OSError,),
+    "retry_backoff": 30,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
 
 
 @shared_task(name="mailings.tasks.dispatch_due", ignore_result=True, **DB_RETRY)
@@ -118,15 +128,7 @@ def start_runs(attempt_ids: list[int], *, sync: bool = False) -> None:
             pass
 
 
-@shared_task(
-    name="mailings.tasks.send_sender_confirmation",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="mailings.tasks.send_sender_confirmation", **MAIL_RETRY)
 def send_sender_confirmation(sender_id: int, language: str) -> bool:
     """The link that confirms a sender address, mailed to that address (a mail server
     failure is retried with backoff; sending it twice is harmless)."""
@@ -153,15 +155,7 @@ def process_bounces() -> None:
         )
 
 
-@shared_task(
-    name="mailings.tasks.send_subscription_confirmation",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="mailings.tasks.send_subscription_confirmation", **MAIL_RETRY)
 def send_subscription_confirmation(subscription_id: int) -> bool:
     """The link that confirms a sign-up through a list's form, mailed to the address given
     (in the language of the page it was given on)."""

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts.throttling import client_address
-from mailings import senders, services, subscribing
+from mailings import links, senders, services, subscribing
 from mailings.models import Client, ClientList
 from mailings.permissions import policy_for
 from mailings.unsubscribe import read_token
@@ -51,7 +51,7 @@ def sender_confirm(request, token: str):
     """GET asks (a link scanner must not confirm an address); POST confirms."""
     try:
         sender = senders.read_token(token)
-    except senders.LinkError as error:
+    except links.LinkError as error:
         context = {"reason": error.reason}
         return render(request, "mailings/senders/confirm.html", context, status=400)
     if request.method == "POST":
@@ -132,7 +132,7 @@ def subscribe_confirm(request, token: str):
     already says so, as the first time did."""
     try:
         subscription = subscribing.read_token(token)
-    except subscribing.LinkError as error:
+    except links.LinkError as error:
         return render(
             request, "mailings/subscribe/confirm.html", {"reason": error.reason}, status=400
         )

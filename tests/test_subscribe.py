@@ -168,3 +168,15 @@ def test_the_form_is_never_served_from_the_page_cache(shop_list, client):
     shop_list.save()
     assert "Changed" in Browser().get(form_url(shop_list)).content.decode()
     assert first.status_code == 200
+
+
+def test_the_mail_speaks_the_language_of_the_page(shop_list, smtp_server, committed):
+    browser = Browser(HTTP_ACCEPT_LANGUAGE="ru")
+    page = browser.get(form_url(shop_list)).content.decode()
+    assert "Подписаться" in page
+
+    sign_up(browser, shop_list, committed)
+
+    (mail,) = smtp_server.received
+    assert str(mail.message["Subject"]).strip() == "Подтвердите подписку на «Bakery news»"
+    assert "Ссылка действует 7 дней." in mail.message.get_content()

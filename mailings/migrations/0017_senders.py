@@ -4,8 +4,6 @@ ownership triggers are dropped around the rebuild, as in 0010."""
 
 import importlib
 
-from django.contrib.auth.management import create_permissions
-
 import django.db.models.deletion
 import django.db.models.functions.text
 import mailings.models
@@ -13,6 +11,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+grants = importlib.import_module("mailings.migrations._grants")
 triggers = importlib.import_module("mailings.migrations.0002_ownership_triggers")
 sqlite_triggers = importlib.import_module(
     "mailings.migrations.0010_mailing_time_zone"
@@ -21,18 +20,7 @@ sqlite_triggers = importlib.import_module(
 
 def grant_senders(apps, schema_editor):
     """Users keep their own senders (the policy keeps them to their own rows)."""
-    app_config = apps.get_app_config("mailings")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth.Group")
-    Permission = apps.get_model("auth.Permission")
-    codenames = [f"{action}_sender" for action in ("add", "change", "delete", "view")]
-    permissions = Permission.objects.filter(
-        content_type__app_label="mailings", codename__in=codenames
-    )
-    for group in Group.objects.filter(name="Users"):
-        group.permissions.add(*permissions)
+    grants.grant_users(apps, "sender")
 
 
 class Migration(migrations.Migration):

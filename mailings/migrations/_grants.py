@@ -1,0 +1,19 @@
+"""Shared by data migrations (the loader skips modules whose name starts with "_"): give the
+Users group a model's permissions, created first if the post-migrate signal has not run."""
+
+from django.contrib.auth.management import create_permissions
+
+
+def grant_users(apps, model_name: str, actions=("add", "change", "delete", "view")) -> None:
+    app_config = apps.get_app_config("mailings")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    Group = apps.get_model("auth.Group")
+    Permission = apps.get_model("auth.Permission")
+    codenames = [f"{action}_{model_name}" for action in actions]
+    permissions = Permission.objects.filter(
+        content_type__app_label="mailings", codename__in=codenames
+    )
+    for group in Group.objects.filter(name="Users"):
+        group.permissions.add(*permissions)
