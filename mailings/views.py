@@ -4,6 +4,7 @@ that confirms a sender address, and a list's subscription form with its confirma
 from __future__ import annotations
 
 import logging
+import re
 
 from django import forms
 from django.core import signing
@@ -20,6 +21,8 @@ from mailings.permissions import policy_for
 from mailings.unsubscribe import read_token
 
 logger = logging.getLogger(__name__)
+
+TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")  # a list's form token (models.new_list_token)
 
 
 @csrf_exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" without a form
@@ -79,13 +82,14 @@ class SubscribeForm(forms.Form):
 def subscribe(request, token: str):
     """A list's public subscription form. Every sign-up that passes the checks gets the same
     answer, whoever the address belongs to; the honeypot and the throttles refuse, saying so."""
+    # Only what a token can be reaches the database (PostgreSQL refuses a NUL in text).
     client_list = (
         policy_for(ClientList)
         .instances_owned_by_active()
         .filter(token=token)
         .select_related("owner")
         .first()
-        if len(token) <= 32
+        if TOKEN.fullmatch(token)
         else None
     )
     if client_list is None:

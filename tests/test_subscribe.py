@@ -170,7 +170,8 @@ def test_the_form_is_never_served_from_the_page_cache(shop_list, client):
     assert first.status_code == 200
 
 
-def test_the_mail_speaks_the_language_of_the_page(shop_list, smtp_server, committed):
+def test_the_mail_speaks_the_language_of_the_page(shop_list, smtp_server, committed, settings):
+    settings.SUBSCRIBE_CONFIRMATION_DAYS = 7
     browser = Browser(HTTP_ACCEPT_LANGUAGE="ru")
     page = browser.get(form_url(shop_list)).content.decode()
     assert "Подписаться" in page

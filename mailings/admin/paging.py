@@ -25,6 +25,8 @@ class Listed:
 
 def listed(request, rows: QuerySet, *, search: tuple[str, ...], per_page: int = PER_PAGE):
     query = request.GET.get("q", "").strip()[:QUERY_MAX]
+    if "\x00" in query:  # PostgreSQL refuses NUL in text: no search, as Wagtail's listings do
+        query = ""
     if query:
         matches = Q()
         for field in search:
