@@ -20,6 +20,10 @@ with the strict policy on the admin (the browser journeys and a walk through the
 - ``frame-ancestors 'self'``: the page preview is the admin framing its own preview, which
   Wagtail renders through this middleware again, for a dummy request of the page's public path.
 
+Swagger UI, the API's documentation page (``/api/v1/docs/``, served from our own files), sets
+``style`` attributes and draws its icons from ``data:`` images: that page alone gets
+``style-src 'unsafe-inline'`` and ``img-src data:``; its scripts are files of this site.
+
 No ``'unsafe-eval'``: nothing in Wagtail's admin as used here needs it. ``connect-src`` stays
 ``'self'`` because Wagtail's upgrade check is off (``WAGTAIL_ENABLE_UPDATE_CHECK``).
 """
@@ -37,6 +41,8 @@ ADMIN_UPDATE = {
     "img-src": ["blob:"],
 }
 ADMIN_REPLACE = {"frame-ancestors": [SELF]}
+API_DOCS_PREFIX = "/api/v1/docs/"
+API_DOCS_UPDATE = {"style-src": [UNSAFE_INLINE], "img-src": ["data:"]}
 
 
 def in_admin(request: HttpRequest) -> bool:
@@ -56,4 +62,6 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         if in_admin(request):
             parts.update = {**ADMIN_UPDATE, **(parts.update or {})}
             parts.replace = {**ADMIN_REPLACE, **(parts.replace or {})}
+        elif request.path_info.startswith(API_DOCS_PREFIX):
+            parts.update = {**API_DOCS_UPDATE, **(parts.update or {})}
         return parts

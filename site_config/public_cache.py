@@ -48,6 +48,7 @@ NEVER_CACHED = (
     "/unsubscribe/",
     "/senders/",
     "/subscribe/",
+    "/api/",
     "/healthz",
     "/static/",
     "/media/",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("senders/confirm/<str:token>/", sender_confirm, name="sender_confirm"),
     path("subscribe/confirm/<str:token>/", subscribe_confirm, name="subscribe_confirm"),
     path("subscribe/<str:token>/", subscribe, name="subscribe"),
+    path("api/v1/", include("mailings.api.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),

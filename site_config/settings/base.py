@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "modelcluster",
     "taggit",
     "django_filters",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -242,6 +245,40 @@ MAILINGS_BOUNCE_ADDRESS = env_str("MAILINGS_BOUNCE_ADDRESS", "")
 MAILINGS_BOUNCE_MAILBOX = env_str("MAILINGS_BOUNCE_MAILBOX", "")
 MAILINGS_BOUNCE_INTERVAL = env_int("MAILINGS_BOUNCE_INTERVAL", 300)  # seconds between reads
 HOME_COUNTERS_TTL = env_int("HOME_COUNTERS_TTL", 60)
+
+# --- API (docs/api.md) ---------------------------------------------------------------------
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")  # requests per token
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "mailings.api.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the browsable pages, CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "mailings.api.paging.Cursor",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["mailings.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": API_RATE_LIMIT},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "mailings.api.errors.handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mailing service API",
+    "DESCRIPTION": "Clients, lists, messages, mailings and their runs. docs/api.md",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["mailings.api.schema.only_the_api"],
+}
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = broker_url(env_str("CELERY_BROKER_URL"), REDIS_URL)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import User
-from mailings.models import Attempt, Client, Delivery, Mailing, Message
+from mailings.models import Attempt, Client, ClientList, Delivery, Mailing, Membership, Message
 
 
 def snapshot() -> dict[str, list[dict]]:
@@ -16,4 +16,7 @@ def snapshot() -> dict[str, list[dict]]:
         "links": list(Mailing.clients.through.objects.values().order_by("pk")),
         "attempts": list(Attempt.objects.values().order_by("pk")),
         "deliveries": list(Delivery.objects.values().order_by("pk")),
+        "lists": list(ClientList.objects.values().order_by("pk")),
+        "memberships": list(Membership.objects.values().order_by("pk")),
+        "mailing lists": list(Mailing.lists.through.objects.values().order_by("pk")),
     }

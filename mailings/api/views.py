@@ -1,0 +1,221 @@
+"""The API's endpoints. Every one loads its rows through the permission policy
+(``instances_user_has_any_permission_for``), so another user's row is a 404 and never appears
+in a list; writes with side effects go through ``mailings.services`` as the admin's do."""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from mailings import services
+from mailings.api import serializers as api
+from mailings.models import Attempt, Client, ClientList, Delivery, Mailing, Message
+from mailings.permissions import Reach, policy_for
+
+# The policy's action for each of DRF's.
+ACTION_OF = {
+    "list": "view",
+    "retrieve": "view",
+    "create": "add",
+    "update": "change",
+    "partial_update": "change",
+    "destroy": "delete",
+}
+
+
+class PolicyPermission(permissions.BasePermission):
+    """The request's action must be one the policy lets this user do to some rows; which
+    rows is the queryset's question (a row outside it is a 404)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return policy_for(view.queryset.model).reach(request.user, [view.policy_action]) is not (
+            Reach.NONE
+        )
+
+
+class PolicyViewSet(viewsets.GenericViewSet):
+    permission_classes = [PolicyPermission]
+
+    @property
+    def policy_action(self) -> str:
+        handler = getattr(self, self.action or "", None)
+        return getattr(handler, "policy_action", None) or ACTION_OF.get(self.action, "view")
+
+    def get_queryset(self):
+        model = self.queryset.model
+        return policy_for(model).instances_user_has_any_permission_for(
+            self.request.user, [self.policy_action]
+        )
+
+
+class OwnedModelViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    PolicyViewSet,
+):
+    def perform_create(self, serializer):
+        serializer.save(owner=self.request.user)
+
+
+class ClientFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(
+        choices=[
+            ("subscribed", "subscribed"),
+            ("unsubscribed", "unsubscribed"),
+            ("bounced", "bounced"),
+        ],
+        method="filter_status",
+    )
+    list = filters.NumberFilter(field_name="lists")
+    email = filters.CharFilter(field_name="email", lookup_expr="iexact")
+
+    class Meta:
+        model = Client
+        fields = ["status", "list", "email"]
+
+    def filter_status(self, queryset, name, value):
+        if value == "subscribed":
+            return queryset.filter(unsubscribed_at__isnull=True, bounced_at__isnull=True)
+        if value == "unsubscribed":
+            return queryset.filter(unsubscribed_at__isnull=False)
+        return queryset.filter(bounced_at__isnull=False)
+
+
+class ClientViewSet(OwnedModelViewSet):
+    """Your clients. Search (``search``) matches the address, the name and the comment."""
+
+    queryset = Client.objects.all()
+    serializer_class = api.ClientSerializer
+    filterset_class = ClientFilter
+    search_fields = ["email", "full_name", "comment"]
+    ordering_fields = ["full_name", "email", "created_at", "updated_at"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        return super().get_queryset().prefetch_related("lists")
+
+
+class ClientListViewSet(OwnedModelViewSet):
+    queryset = ClientList.objects.all()
+    serializer_class = api.ClientListSerializer
+    search_fields = ["name"]
+    ordering = ["name", "id"]
+
+    def get_queryset(self):
+        return super().get_queryset().annotate(clients_count=Count("memberships"))
+
+
+class MessageViewSet(OwnedModelViewSet):
+    queryset = Message.objects.all()
+    serializer_class = api.MessageSerializer
+    search_fields = ["subject"]
+    ordering = ["-created_at", "-id"]
+
+    def perform_destroy(self, instance):
+        if instance.mailings.exists():
+            raise Conflict(_("Mailings use this message: delete them or change their message."))
+        instance.delete()
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class MailingFilter(filters.FilterSet):
+    class Meta:
+        model = Mailing
+        fields = ["status", "is_enabled", "periodicity"]
+
+
+EMPTY = inline_serializer("Done", fields={"detail": serializers.CharField()})
+
+
+def policy(name: str):
+    """The policy's action a custom endpoint needs (``disable``, ``change``…)."""
+
+    def mark(function):
+        function.policy_action = name
+        return function
+
+    return mark
+
+
+class MailingViewSet(OwnedModelViewSet):
+    """Mailings. A moderator (the Managers group) reads every user's and may disable or
+    enable them; nothing else. Creating or changing one plans its next run, as the admin
+    does."""
+
+    queryset = Mailing.objects.all()
+    serializer_class = api.MailingSerializer
+    filterset_class = MailingFilter
+    search_fields = ["name"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("owner").prefetch_related("lists", "clients")
+
+    def perform_create(self, serializer):
+        mailing = serializer.save(owner=self.request.user)
+        services.mailing_save(mailing=mailing)
+
+    def perform_update(self, serializer):
+        services.mailing_save(mailing=serializer.save())
+
+    @extend_schema(request=None, responses={202: api.AttemptSerializer, 409: EMPTY})
+    @action(detail=True, methods=["post"], url_path="send-now")
+    @policy("change")
+    def send_now(self, request, pk=None):
+        """Send the mailing now (its current slot, or a run of its own at this moment)."""
+        result = services.mailing_send_now(mailing=self.get_object(), by=request.user)
+        if result.attempt is None:
+            raise Conflict(_("A run of this mailing is still in progress."))
+        return Response(api.AttemptSerializer(result.attempt).data, status=202)
+
+    @extend_schema(request=None, responses={200: api.MailingSerializer})
+    @action(detail=True, methods=["post"])
+    @policy("disable")
+    def disable(self, request, pk=None):
+        mailing = self.get_object()
+        services.mailing_set_enabled(mailing=mailing, enabled=False, by=request.user)
+        return Response(self.get_serializer(mailing).data)
+
+    @extend_schema(request=None, responses={200: api.MailingSerializer, 403: EMPTY})
+    @action(detail=True, methods=["post"])
+    @policy("disable")
+    def enable(self, request, pk=None):
+        mailing = self.get_object()
+        if not policy_for(Mailing).may_enable(request.user, mailing):
+            raise exceptions.PermissionDenied(
+                _("A moderator switched this mailing off: only a moderator switches it on.")
+            )
+        services.mailing_set_enabled(mailing=mailing, enabled=True, by=request.user)
+        return Response(self.get_serializer(mailing).data)
+
+
+class AttemptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
+    """The runs of mailings, with their counts."""
+
+    queryset = Attempt.objects.all()
+    serializer_class = api.AttemptSerializer
+    filterset_fields = ["mailing", "status"]
+    ordering = ["-scheduled_for", "-id"]
+
+
+class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
+    """Deliveries: one per recipient of a run. Filter by ``attempt`` and ``status``."""
+
+    queryset = Delivery.objects.all()
+    serializer_class = api.DeliverySerializer
+    filterset_fields = ["attempt", "status", "bounce"]
+    ordering = ["id"]
