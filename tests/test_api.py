@@ -9,7 +9,9 @@ from io import StringIO
 import pytest
 import yaml
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client as Browser
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils import timezone
 from openapi_spec_validator import validate
@@ -367,3 +369,84 @@ def test_each_user_manages_their_own_tokens_in_the_admin(alice):
     manager = Browser()
     manager.force_login(UserFactory(role="Managers"))
     assert manager.get("/admin/api-tokens/").status_code == 200
+
+
+def bulk_upsert(client, entries):
+    return client.post(
+        "/api/v1/clients/bulk/", {"clients": entries}, content_type="application/json"
+    )
+
+
+def test_bulk_upsert_creates_updates_merges_and_reports_each_row(alice):
+    owner = alice["owner"]
+    gone = ClientFactory(owner=owner, email="gone@example.org", full_name="Gone", comment="keep")
+    type(gone).objects.filter(pk=gone.pk).update(unsubscribed_at=timezone.now())
+    theirs = ClientList.objects.create(owner=UserFactory(), name="Theirs")
+    client = api(token_for(owner))
+
+    response = bulk_upsert(
+        client,
+        [
+            {"email": "new@example.org", "full_name": "New", "lists": [alice["list"].pk]},
+            {"email": "GONE@example.org", "full_name": "", "comment": ""},
+            {"email": "twice@example.org", "full_name": "First"},
+            {"email": "Twice@example.org", "comment": "later wins"},
+            {"email": "not an address", "full_name": "X"},
+            {"email": "nameless@example.org"},
+            {"email": "x@example.org", "full_name": "X", "lists": [theirs.pk]},
+            "garbage",
+        ],
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [r["result"] for r in body["results"]] == [
+        "created",
+        "updated",
+        "merged",
+        "created",
+        "invalid",
+        "invalid",
+        "invalid",
+        "invalid",
+    ]
+    assert (body["created"], body["updated"], body["merged"], body["invalid"]) == (2, 1, 1, 4)
+    gone.refresh_from_db()
+    assert (gone.full_name, gone.comment, gone.unsubscribed_at is not None) == (
+        "Gone",
+        "keep",
+        True,  # an empty value never erases; no re-subscribing
+    )
+    twice = type(gone).objects.get(owner=owner, email__iexact="twice@example.org")
+    assert (twice.full_name, twice.comment) == ("First", "later wins")
+    assert body["results"][2]["id"] == body["results"][3]["id"] == twice.pk
+    new = type(gone).objects.get(owner=owner, email="new@example.org")
+    assert list(new.lists.all()) == [alice["list"]]
+    assert not Membership.objects.filter(client_list=theirs).exists()
+    assert "not a valid e-mail address" in body["results"][4]["error"]
+
+
+@pytest.mark.parametrize("body", [{}, {"clients": []}, {"clients": "x"}, [1, 2]])
+def test_bulk_upsert_refuses_a_body_that_is_not_a_list_of_entries(alice, body):
+    response = api(token_for(alice["owner"])).post(
+        "/api/v1/clients/bulk/", body, content_type="application/json"
+    )
+    assert response.status_code == 400 and "clients" in response.json()["error"]["fields"]
+
+
+def test_bulk_upsert_takes_at_most_1000_and_the_same_statements_for_10_and_1000(alice):
+    client = api(token_for(alice["owner"]))
+    too_many = [{"email": f"m{i}@example.org", "full_name": "M"} for i in range(1001)]
+    assert bulk_upsert(client, too_many).status_code == 400
+
+    def statements(count: int, prefix: str) -> int:
+        entries = [{"email": f"{prefix}{i}@example.org", "full_name": "M"} for i in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            assert bulk_upsert(client, entries).status_code == 200
+        return len(queries.captured_queries)
+
+    small, big = statements(10, "a"), statements(1000, "b")
+    if connection.vendor == "postgresql":  # the measure: constant per batch
+        assert small == big
+    else:  # SQLite splits an INSERT of 1,000 rows at its 999 parameters a statement
+        assert small < big <= small + 12

@@ -231,3 +231,30 @@ class DeliverySerializer(serializers.ModelSerializer):
             "tries",
         ]
         read_only_fields = fields
+
+
+class BulkClientSerializer(serializers.Serializer):
+    email = serializers.CharField()
+    full_name = serializers.CharField(required=False, allow_blank=True)
+    comment = serializers.CharField(required=False, allow_blank=True)
+    lists = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class BulkClientsSerializer(serializers.Serializer):
+    clients = BulkClientSerializer(many=True)
+
+
+class BulkRowSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    email = serializers.CharField()
+    result = serializers.ChoiceField(choices=["created", "updated", "merged", "invalid"])
+    id = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+
+
+class BulkResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    merged = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    results = BulkRowSerializer(many=True)

@@ -12,7 +12,7 @@ from rest_framework import exceptions, mixins, permissions, serializers, status,
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from mailings import services
+from mailings import importing, services
 from mailings.api import serializers as api
 from mailings.models import Attempt, Client, ClientList, Delivery, Mailing, Message
 from mailings.permissions import Reach, policy_for
@@ -26,6 +26,16 @@ ACTION_OF = {
     "partial_update": "change",
     "destroy": "delete",
 }
+
+
+def policy(name: str):
+    """The policy's action a custom endpoint needs (``disable``, ``change``…)."""
+
+    def mark(function):
+        function.policy_action = name
+        return function
+
+    return mark
 
 
 class PolicyPermission(permissions.BasePermission):
@@ -91,7 +101,61 @@ class ClientFilter(filters.FilterSet):
         return queryset.filter(bounced_at__isnull=False)
 
 
-class ClientViewSet(OwnedModelViewSet):
+BULK_LIMIT = 1000  # entries per bulk request
+
+
+class ClientViewSetBulk:
+    """``POST /clients/bulk/``: create or update up to 1,000 clients by address in one request,
+    with the CSV import's rules; a result per entry."""
+
+    @extend_schema(
+        request=api.BulkClientsSerializer,
+        responses={200: api.BulkResultSerializer},
+        description="Create or update up to 1,000 clients by address: a later entry for an "
+        "address wins, an empty value never erases, nobody unsubscribed is subscribed again. "
+        "Each entry gets its result (created, updated, merged, invalid with the reason).",
+    )
+    @action(detail=False, methods=["post"])
+    @policy("add")
+    def bulk(self, request):
+        body = request.data.get("clients") if isinstance(request.data, dict) else None
+        if not isinstance(body, list) or not 1 <= len(body) <= BULK_LIMIT:
+            raise exceptions.ValidationError(
+                {"clients": [_("Send a list of 1 to %(limit)s clients.") % {"limit": BULK_LIMIT}]}
+            )
+        owned = set(
+            policy_for(ClientList).instances_owned_by(request.user).values_list("pk", flat=True)
+        )
+        refused, good, indices = {}, [], []
+        for index, entry in enumerate(body):
+            lists = entry.get("lists", []) if isinstance(entry, dict) else None
+            if not isinstance(entry, dict) or not isinstance(lists, list):
+                refused[index] = _("an entry is an object with email, full_name, comment, lists")
+            elif any(not isinstance(i, int) or i not in owned for i in lists):
+                refused[index] = _("a list of this entry does not exist")
+            else:
+                good.append(entry)
+                indices.append(index)
+                continue
+        done = importing.clients_upsert(owner=request.user, entries=good)
+        results = [None] * len(body)
+        for index, outcome in zip(indices, done, strict=True):
+            outcome.index = index
+            results[index] = outcome
+        for index, reason in refused.items():
+            email = body[index].get("email", "") if isinstance(body[index], dict) else ""
+            results[index] = importing.Upserted(index, str(email)[:254], "invalid", error=reason)
+        counts = {kind: 0 for kind in ("created", "updated", "merged", "invalid")}
+        for outcome in results:
+            counts[outcome.result] += 1
+        rows = [
+            {"index": r.index, "email": r.email, "result": r.result, "id": r.id, "error": r.error}
+            for r in results
+        ]
+        return Response({**counts, "results": rows})
+
+
+class ClientViewSet(ClientViewSetBulk, OwnedModelViewSet):
     """Your clients. Search (``search``) matches the address, the name and the comment."""
 
     queryset = Client.objects.all()
@@ -139,16 +203,6 @@ class MailingFilter(filters.FilterSet):
 
 
 EMPTY = inline_serializer("Done", fields={"detail": serializers.CharField()})
-
-
-def policy(name: str):
-    """The policy's action a custom endpoint needs (``disable``, ``change``…)."""
-
-    def mark(function):
-        function.policy_action = name
-        return function
-
-    return mark
 
 
 class MailingViewSet(OwnedModelViewSet):
