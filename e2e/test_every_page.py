@@ -174,6 +174,8 @@ def world():
         f"/admin/mailings/messages/preview/{message.pk}/",
         f"/admin/mailings/messages/edit/{composed.pk}/",
         f"/admin/mailings/messages/preview/{composed.pk}/",
+        "/admin/api-tokens/",
+        "/admin/api-tokens/new/",
         "/admin/mailings/lists/",
         "/admin/mailings/lists/add/",
         f"/admin/mailings/lists/edit/{customers.pk}/",

@@ -8,9 +8,9 @@ from wagtail.admin.ui.menus.pages import PageMenuItem
 from wagtail.admin.viewsets.model import ModelViewSetGroup
 from wagtail.models import Page
 from wagtail.permissions import policy_registry
-from wagtail.users.views.api_tokens import APITokenViewSet
 
 from blog.models import BlogPage
+from mailings.admin.api_tokens import OwnAPITokenViewSet
 from mailings.admin.attempts import AttemptViewSet
 from mailings.admin.bulk import ACTIONS as CLIENT_BULK_ACTIONS
 from mailings.admin.clients import ClientViewSet
@@ -60,7 +60,7 @@ def register_api_tokens():
     """Wagtail's own API tokens (named, shown once, stored as a digest, revocable), under
     Settings: each user manages their own; the API accepts them (``mailings.api.auth``).
     Wagtail registers this view only with its own API app, which this project does not use."""
-    return APITokenViewSet("wagtailusers_api_tokens", url_prefix="api-tokens")
+    return OwnAPITokenViewSet("wagtailusers_api_tokens", url_prefix="api-tokens")
 
 
 for action in CLIENT_BULK_ACTIONS:

@@ -359,12 +359,15 @@ def test_each_user_manages_their_own_tokens_in_the_admin(alice):
     browser.force_login(alice["owner"])
 
     listing = browser.get("/admin/api-tokens/")
-    created = browser.post("/admin/api-tokens/new/", {"name": "my shop", "user": alice["owner"].pk})
+    form = browser.get("/admin/api-tokens/new/").content.decode()
+    created = browser.post("/admin/api-tokens/new/", {"name": "my shop", "user": other.pk})
     foreign = browser.get(f"/admin/api-tokens/edit/{theirs.pk}/")
 
     assert listing.status_code == 200 and "their token" not in listing.content.decode()
     assert created.status_code == 200 and "wagtail_" in created.content.decode()  # shown once
-    assert APIToken.objects.filter(user=alice["owner"], name="my shop").exists()
+    assert 'type="hidden" name="user"' in form  # not asked whose token it is
+    assert APIToken.objects.filter(user=alice["owner"], name="my shop").exists()  # their own
+    assert not APIToken.objects.filter(user=other, name="my shop").exists()
     assert foreign.status_code in (302, 403, 404)
     manager = Browser()
     manager.force_login(UserFactory(role="Managers"))
@@ -450,3 +453,31 @@ def test_bulk_upsert_takes_at_most_1000_and_the_same_statements_for_10_and_1000(
         assert small == big
     else:  # SQLite splits an INSERT of 1,000 rows at its 999 parameters a statement
         assert small < big <= small + 12
+
+
+def test_two_scripts_cannot_silently_overwrite_each_others_change_to_a_mailing(alice):
+    url = f"/api/v1/mailings/{alice['mailing'].pk}/"
+    first, second = api(token_for(alice["owner"], "a")), api(token_for(alice["owner"], "b"))
+    read_first, read_second = first.get(url), second.get(url)
+    etag = read_first["ETag"]
+    assert etag and read_second["ETag"] == etag
+
+    blind = first.patch(url, {"name": "Blind"}, content_type="application/json")
+    changed = first.patch(
+        url, {"name": "First's"}, content_type="application/json", HTTP_IF_MATCH=etag
+    )
+    stale = second.patch(
+        url, {"name": "Second's"}, content_type="application/json", HTTP_IF_MATCH=etag
+    )
+
+    assert blind.status_code == 428 and blind.json()["error"]["code"] == "precondition_required"
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "precondition_failed"
+    assert Mailing.objects.get(pk=alice["mailing"].pk).name == "First's"
+    again = second.patch(
+        url,
+        {"name": "Second's"},
+        content_type="application/json",
+        HTTP_IF_MATCH=second.get(url)["ETag"],
+    )
+    assert again.status_code == 200 and again.json()["name"] == "Second's"

@@ -4,10 +4,18 @@ in a list; writes with side effects go through ``mailings.services`` as the admi
 
 from __future__ import annotations
 
+import hashlib
+
+from django.db import transaction
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -196,6 +204,27 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_code = "precondition_required"
+    default_detail = _(
+        "Send If-Match with the ETag of the mailing as you read it: a change is made only to "
+        "the version you saw."
+    )
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "precondition_failed"
+    default_detail = _("The mailing changed since you read it: read it again, then change it.")
+
+
+def etag_of(mailing: Mailing) -> str:
+    """A mailing's version: it changes whenever the mailing is saved."""
+    version = f"{mailing.pk}:{mailing.updated_at.isoformat()}".encode()
+    return '"' + hashlib.sha256(version).hexdigest()[:24] + '"'
+
+
 class MailingFilter(filters.FilterSet):
     class Meta:
         model = Mailing
@@ -205,6 +234,22 @@ class MailingFilter(filters.FilterSet):
 EMPTY = inline_serializer("Done", fields={"detail": serializers.CharField()})
 
 
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description="The ETag of the mailing as you read it (GET answers it in ETag).",
+)
+
+
+@extend_schema_view(
+    update=extend_schema(
+        parameters=[IF_MATCH], responses={200: api.MailingSerializer, 412: EMPTY, 428: EMPTY}
+    ),
+    partial_update=extend_schema(
+        parameters=[IF_MATCH], responses={200: api.MailingSerializer, 412: EMPTY, 428: EMPTY}
+    ),
+)
 class MailingViewSet(OwnedModelViewSet):
     """Mailings. A moderator (the Managers group) reads every user's and may disable or
     enable them; nothing else. Creating or changing one plans its next run, as the admin
@@ -225,6 +270,32 @@ class MailingViewSet(OwnedModelViewSet):
 
     def perform_update(self, serializer):
         services.mailing_save(mailing=serializer.save())
+
+    def retrieve(self, request, *args, **kwargs):
+        mailing = self.get_object()
+        return Response(self.get_serializer(mailing).data, headers={"ETag": etag_of(mailing)})
+
+    def create(self, request, *args, **kwargs):
+        response = super().create(request, *args, **kwargs)
+        response["ETag"] = etag_of(Mailing.objects.get(pk=response.data["id"]))
+        return response
+
+    def update(self, request, *args, **kwargs):
+        """Only the version the caller read is changed (``If-Match``: its ETag): two scripts
+        never silently overwrite each other's change. The row is locked while it is checked
+        and written."""
+        wanted = request.headers.get("If-Match", "").strip()
+        with transaction.atomic():
+            mailing = self.get_object()
+            Mailing.objects.select_for_update().filter(pk=mailing.pk).first()
+            mailing.refresh_from_db()
+            if not wanted:
+                raise PreconditionRequired
+            if wanted != "*" and etag_of(mailing) not in [t.strip() for t in wanted.split(",")]:
+                raise PreconditionFailed
+            response = super().update(request, *args, **kwargs)
+        response["ETag"] = etag_of(Mailing.objects.get(pk=mailing.pk))
+        return response
 
     @extend_schema(request=None, responses={202: api.AttemptSerializer, 409: EMPTY})
     @action(detail=True, methods=["post"], url_path="send-now")
