@@ -522,3 +522,45 @@ def test_the_browsable_pages_take_the_admin_session_with_its_csrf_token(alice):
     assert read.status_code == 200
     assert forged.status_code == 403 and "CSRF" in forged.json()["error"]["message"]
     assert not ClientList.objects.filter(name="Forged").exists()
+
+
+def test_naming_another_users_rows_is_a_field_error_that_shows_nothing_of_them(alice):
+    mallory = api(token_for(UserFactory(role="Users")))
+    own = mallory.post(
+        "/api/v1/messages/", {"subject": "Mine", "body": "Hi"}, content_type="application/json"
+    ).json()["id"]
+
+    responses = [
+        mallory.post(
+            "/api/v1/mailings/",
+            {
+                "name": "x",
+                "message": alice["message"].pk,
+                "clients": [alice["client"].pk],
+                "lists": [alice["list"].pk],
+                "start_at": "2030-01-01T10:00:00Z",
+                "end_at": "2030-01-02T10:00:00Z",
+                "periodicity": "once",
+            },
+            content_type="application/json",
+        ),
+        mallory.post(
+            "/api/v1/clients/",
+            {"email": alice["client"].email, "full_name": "x", "lists": [alice["list"].pk]},
+            content_type="application/json",
+        ),
+        mallory.post(
+            "/api/v1/clients/bulk/",
+            {"clients": [{"email": "a@b.org", "full_name": "A", "lists": [alice["list"].pk]}]},
+            content_type="application/json",
+        ),
+        mallory.get(f"/api/v1/mailings/?message={alice['message'].pk}&search=secret"),
+    ]
+
+    for response in responses:
+        assert response.status_code in (200, 400), response.content
+        assert_no_markers(response)
+    fields = responses[0].json()["error"]["fields"]
+    assert {"message", "clients", "lists"} <= set(fields)
+    assert responses[2].json()["results"][0]["result"] == "invalid"
+    assert own and not Mailing.objects.exclude(owner=alice["owner"]).exists()
