@@ -47,20 +47,19 @@ class MailingsGroup(ModelViewSetGroup):
         MailingViewSet,
         AttemptViewSet,
         FailedDeliveryViewSet,
+        # Wagtail's own API tokens (named, shown once, stored as a digest, revocable), beside
+        # the rest of a user's mailing work rather than under Settings, which users do not see:
+        # each manages their own; the API accepts them (mailings.api.auth). Wagtail registers
+        # this view only with its own API app, which this project does not use.
+        OwnAPITokenViewSet(
+            "wagtailusers_api_tokens", url_prefix="api-tokens", add_to_settings_menu=False
+        ),
     )
 
 
 @hooks.register("register_admin_viewset")
 def register_mailings_admin():
     return MailingsGroup()
-
-
-@hooks.register("register_admin_viewset")
-def register_api_tokens():
-    """Wagtail's own API tokens (named, shown once, stored as a digest, revocable), under
-    Settings: each user manages their own; the API accepts them (``mailings.api.auth``).
-    Wagtail registers this view only with its own API app, which this project does not use."""
-    return OwnAPITokenViewSet("wagtailusers_api_tokens", url_prefix="api-tokens")
 
 
 for action in CLIENT_BULK_ACTIONS:

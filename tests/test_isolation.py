@@ -7,6 +7,7 @@ to a viewset of the mailings app is covered the day it is added."""
 import pytest
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
+from wagtail.models import APIToken
 
 from mailings.models import Attempt, ClientList, Delivery, Mailing, Membership, Message, Sender
 from mailings.models import Client as MailingClient
@@ -30,6 +31,7 @@ MARKERS = (
     "alice-secret-reply",
     "secret-sender@alice.example",
     "Alice secret list",
+    "Alice secret token",
 )
 
 
@@ -90,7 +92,9 @@ def alice_data():
     client_list = ClientList.objects.create(owner=alice, name=MARKERS[4])
     Membership.objects.create(client_list=client_list, client=client)
     mailing.lists.add(client_list)
+    token, _plaintext = APIToken.create_token(user=alice, name="Alice secret token")
     return {
+        APIToken: token,
         ClientList: client_list,
         MailingClient: client,
         Message: message,
@@ -133,6 +137,7 @@ POST_DATA = {
     Delivery: {"status": "sent"},
     Sender: {"name": "Hijacked", "email": "stolen@example.org", "reply_to": ""},
     ClientList: {"name": "Hijacked", "description": ""},
+    APIToken: {"name": "Hijacked", "user": ""},
 }
 
 

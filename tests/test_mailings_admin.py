@@ -45,7 +45,7 @@ def test_a_user_sees_the_mailings_menu_and_their_images_only(client, owner):
         '"Settings"',
     ):
         assert hidden not in menu, hidden
-    for label in ("Clients", "Messages", "Senders", "Attempts"):
+    for label in ("Clients", "Lists", "Messages", "Senders", "Attempts", "API tokens"):
         assert f'"{label}"' in menu
 
 

@@ -173,3 +173,19 @@ def test_attempts_export_holds_exactly_the_filtered_runs(client, ledger):
     assert sorted(sent_column) == sorted(
         Attempt.objects.filter(mailing=a1).values_list("sent", flat=True)
     )
+
+
+def test_a_running_run_s_page_follows_it_without_a_reload(client, db):
+    owner = UserFactory(role="Users")
+    attempt = AttemptFactory(mailing__owner=owner, status="in_progress", total=10, sent=4)
+    client.force_login(owner)
+
+    page = client.get(f"/admin/mailings/attempts/inspect/{attempt.pk}/").content.decode()
+    progress = client.get(f"/admin/mailings/attempts/progress/{attempt.pk}/").json()
+
+    assert "live-progress.js" in page and 'http-equiv="refresh"' not in page
+    assert f'data-live-progress="/admin/mailings/attempts/progress/{attempt.pk}/"' in page
+    assert progress["percent"] == 40 and progress["counts"] == "4 / 0 / 0 / 10"
+    assert progress["finished"] is False
+    client.force_login(UserFactory(role="Users"))
+    assert client.get(f"/admin/mailings/attempts/progress/{attempt.pk}/").status_code == 404

@@ -5,6 +5,7 @@ token it is."""
 from __future__ import annotations
 
 from django import forms
+from wagtail.admin.views import generic
 from wagtail.users.utils import get_manageable_token_owners
 from wagtail.users.views.api_tokens import APITokenViewSet, CreateView
 
@@ -28,5 +29,25 @@ class OwnTokenCreateView(CreateView):
         return form
 
 
+class ManageableTokensMixin:
+    """Only tokens the asker may manage (their own, unless they manage users): Wagtail scopes
+    its token listing, edit and revoke views so, not the history and usage views it inherits
+    (they showed any token's history by its id)."""
+
+    def get_base_object_queryset(self):
+        owners = get_manageable_token_owners(self.request.user)
+        return super().get_base_object_queryset().filter(user__in=owners)
+
+
+class TokenHistoryView(ManageableTokensMixin, generic.HistoryView):
+    pass
+
+
+class TokenUsageView(ManageableTokensMixin, generic.UsageView):
+    pass
+
+
 class OwnAPITokenViewSet(APITokenViewSet):
     add_view_class = OwnTokenCreateView
+    history_view_class = TokenHistoryView
+    usage_view_class = TokenUsageView

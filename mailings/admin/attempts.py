@@ -6,11 +6,13 @@ import csv
 
 import django_filters
 from django.db.models import Case, Count, IntegerField, Value, When
-from django.http import StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.views import View
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, Table, TitleColumn
 from wagtail.admin.widgets.button import HeaderButton
@@ -20,6 +22,7 @@ from mailings.admin.actions import RetryFailedView, retryable_attempts
 from mailings.admin.exports import csv_safe, in_reader_settings
 from mailings.admin.filters import visible_mailings, visible_owners
 from mailings.models import Attempt, Delivery
+from mailings.permissions import policy_for
 
 
 class RunStatusColumn(StatusTagColumn):
@@ -192,6 +195,32 @@ def deliveries_csv(attempt: Attempt, deliveries) -> StreamingHttpResponse:
     return response
 
 
+class AttemptProgressView(View):
+    """The run's progress as JSON, for its page to update itself while it runs (no reload):
+    the same figures the page shows, from the row the policy lets this user see."""
+
+    def dispatch(self, request, *args, pk, **kwargs):
+        # Another user's run is a 404 whatever the method, before "method not allowed".
+        allowed = policy_for(Attempt).instances_user_has_permission_for(request.user, "view")
+        self.attempt = get_object_or_404(allowed, pk=pk)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
+        attempt = self.attempt
+        return JsonResponse(
+            {
+                "finished": attempt.status != Attempt.Status.IN_PROGRESS,
+                "status": attempt.get_status_display(),
+                "situation": str(attempt.situation() or ""),
+                "percent": attempt.progress_percent,
+                "counts": " / ".join(
+                    str(n) for n in (attempt.sent, attempt.failed, attempt.skipped, attempt.total)
+                ),
+                "server_response": attempt.server_response or "—",
+            }
+        )
+
+
 class AttemptIndexView(scoped.IndexView):
     def get_base_queryset(self):
         return super().get_base_queryset().select_related("mailing__message", "mailing__owner")
@@ -235,4 +264,5 @@ class AttemptViewSet(scoped.ReadOnlyModelViewSet):
             path("results/", self.index_results_view, name="index_results"),
             path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
             path("retry-failed/<int:pk>/", RetryFailedView.as_view(), name="retry_failed"),
+            path("progress/<int:pk>/", AttemptProgressView.as_view(), name="progress"),
         ]

@@ -17,6 +17,6 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token: create one in the admin (Settings > API tokens) or "
+            "description": "An API token: create one in the admin (Mailings > API tokens) or "
             "with `manage.py create_api_token EMAIL`.",
         }

@@ -6,7 +6,7 @@ from wagtail.models import APIToken
 class Command(BaseCommand):
     help = (
         "Create an API token for a user and print it (shown this once; only a digest is "
-        "kept). Revoke it in the admin, under Settings > API tokens."
+        "kept). Revoke it in the admin, under Mailings > API tokens."
     )
 
     def add_arguments(self, parser):
