@@ -564,3 +564,21 @@ def test_naming_another_users_rows_is_a_field_error_that_shows_nothing_of_them(a
     assert {"message", "clients", "lists"} <= set(fields)
     assert responses[2].json()["results"][0]["result"] == "invalid"
     assert own and not Mailing.objects.exclude(owner=alice["owner"]).exists()
+
+
+def test_a_mailing_reads_its_clients_as_a_count_and_takes_them_as_ids(alice):
+    client = api(token_for(alice["owner"]))
+    read = client.get(f"/api/v1/mailings/{alice['mailing'].pk}/")
+    listing = client.get("/api/v1/mailings/").json()["results"][0]
+    extra = ClientFactory(owner=alice["owner"])
+
+    changed = client.patch(
+        f"/api/v1/mailings/{alice['mailing'].pk}/",
+        {"clients": [alice["client"].pk, extra.pk]},
+        content_type="application/json",
+        HTTP_IF_MATCH=read["ETag"],
+    )
+
+    assert read.json()["clients_count"] == listing["clients_count"] == 1
+    assert "clients" not in read.json()
+    assert changed.status_code == 200 and changed.json()["clients_count"] == 2

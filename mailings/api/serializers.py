@@ -131,7 +131,9 @@ class MailingSerializer(serializers.ModelSerializer):
     message = OwnedRelatedField(Message)
     sender = OwnedRelatedField(Sender, allow_null=True, required=False)
     lists = OwnedRelatedField(ClientList, many=True, required=False)
-    clients = OwnedRelatedField(Client, many=True, required=False)
+    # Written as ids; read as a count: a mailing may have 50,000 clients chosen one by one.
+    clients = OwnedRelatedField(Client, many=True, required=False, write_only=True)
+    clients_count = serializers.SerializerMethodField()
     owner = serializers.EmailField(source="owner.email", read_only=True)
 
     class Meta:
@@ -144,6 +146,7 @@ class MailingSerializer(serializers.ModelSerializer):
             "sender",
             "lists",
             "clients",
+            "clients_count",
             "start_at",
             "end_at",
             "periodicity",
@@ -163,6 +166,10 @@ class MailingSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_clients_count(self, mailing) -> int:
+        counted = getattr(mailing, "clients_count", None)  # annotated on listings
+        return mailing.clients.count() if counted is None else counted
 
     def validate_sender(self, sender):
         if sender is not None and sender.confirmed_at is None:

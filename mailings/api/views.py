@@ -7,7 +7,8 @@ from __future__ import annotations
 import hashlib
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
@@ -262,14 +263,24 @@ class MailingViewSet(OwnedModelViewSet):
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
-        return super().get_queryset().select_related("owner").prefetch_related("lists", "clients")
+        clients = Mailing.clients.through.objects.filter(mailing_id=OuterRef("pk"))
+        count = clients.order_by().values("mailing_id").annotate(n=Count("pk")).values("n")
+        return (
+            super()
+            .get_queryset()
+            .select_related("owner")
+            .prefetch_related("lists")
+            .annotate(clients_count=Coalesce(Subquery(count), 0))
+        )
 
     def perform_create(self, serializer):
         mailing = serializer.save(owner=self.request.user)
         services.mailing_save(mailing=mailing)
 
     def perform_update(self, serializer):
-        services.mailing_save(mailing=serializer.save())
+        mailing = serializer.save()
+        mailing.__dict__.pop("clients_count", None)  # counted before the change
+        services.mailing_save(mailing=mailing)
 
     def retrieve(self, request, *args, **kwargs):
         mailing = self.get_object()
