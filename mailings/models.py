@@ -68,6 +68,21 @@ class AttemptQuerySet(models.QuerySet):
         return self.filter(mailing__is_enabled=True, mailing__owner__is_active=True)
 
 
+class ClientQuerySet(models.QuerySet):
+    STATES = ("subscribed", "unsubscribed", "bounced")
+
+    def in_state(self, state: str) -> ClientQuerySet:
+        """Clients who receive mail (``subscribed``), who left (``unsubscribed``) or whose
+        mail bounced (``bounced``); anything else: all of them."""
+        if state == "subscribed":
+            return self.filter(unsubscribed_at__isnull=True, bounced_at__isnull=True)
+        if state == "unsubscribed":
+            return self.filter(unsubscribed_at__isnull=False)
+        if state == "bounced":
+            return self.filter(bounced_at__isnull=False)
+        return self
+
+
 class Client(models.Model):
     add_label = _("Add client")  # the listing's button (see admin/scoped.IndexView)
     """Someone who receives mail. Not a user: a client never logs in."""
@@ -97,6 +112,8 @@ class Client(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ClientQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("client")

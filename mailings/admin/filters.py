@@ -60,13 +60,7 @@ class ClientFilterSet(WagtailFilterSet):
         fields = ["status", "list", "created_at"]
 
     def filter_status(self, queryset, name, value):
-        if value == "subscribed":
-            return queryset.filter(unsubscribed_at__isnull=True, bounced_at__isnull=True)
-        if value == "unsubscribed":
-            return queryset.filter(unsubscribed_at__isnull=False)
-        if value == "bounced":
-            return queryset.filter(bounced_at__isnull=False)
-        return queryset
+        return queryset.in_state(value)
 
 
 SEARCHED = ("email", "full_name", "comment")  # the clients listing's search fields

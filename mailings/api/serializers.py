@@ -27,6 +27,15 @@ class OwnedRelatedField(serializers.PrimaryKeyRelatedField):
         return policy_for(self.model).instances_owned_by(owner)
 
 
+def clashes(serializer, model, **lookup) -> bool:
+    """Whether another row of the owner's already has this value (unique per owner)."""
+    owner = getattr(serializer.instance, "owner", None) or serializer.context["request"].user
+    rows = policy_for(model).instances_owned_by(owner).filter(**lookup)
+    if serializer.instance is not None:
+        rows = rows.exclude(pk=serializer.instance.pk)
+    return rows.exists()
+
+
 class ClientSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     lists = OwnedRelatedField(ClientList, many=True, required=False)
@@ -59,11 +68,7 @@ class ClientSerializer(serializers.ModelSerializer):
         return value
 
     def validate_email(self, value: str) -> str:
-        owner = getattr(self.instance, "owner", None) or self.context["request"].user
-        clash = policy_for(Client).instances_owned_by(owner).filter(email__iexact=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
+        if clashes(self, Client, email__iexact=value):
             raise serializers.ValidationError(
                 _("You already have a client with the address %(email)s.") % {"email": value},
                 code="duplicate",
@@ -84,11 +89,7 @@ class ClientListSerializer(serializers.ModelSerializer):
 
     def validate_name(self, value: str) -> str:
         value = " ".join(value.split())
-        owner = getattr(self.instance, "owner", None) or self.context["request"].user
-        clash = policy_for(ClientList).instances_owned_by(owner).filter(name__iexact=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
+        if clashes(self, ClientList, name__iexact=value):
             raise serializers.ValidationError(
                 _("You already have a list named “%(name)s”.") % {"name": value},
                 code="duplicate",

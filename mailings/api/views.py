@@ -23,7 +23,14 @@ from rest_framework.response import Response
 
 from mailings import importing, services
 from mailings.api import serializers as api
-from mailings.models import Attempt, Client, ClientList, Delivery, Mailing, Message
+from mailings.models import (
+    Attempt,
+    Client,
+    ClientList,
+    Delivery,
+    Mailing,
+    Message,
+)
 from mailings.permissions import Reach, policy_for
 
 # The policy's action for each of DRF's.
@@ -103,11 +110,7 @@ class ClientFilter(filters.FilterSet):
         fields = ["status", "list", "email"]
 
     def filter_status(self, queryset, name, value):
-        if value == "subscribed":
-            return queryset.filter(unsubscribed_at__isnull=True, bounced_at__isnull=True)
-        if value == "unsubscribed":
-            return queryset.filter(unsubscribed_at__isnull=False)
-        return queryset.filter(bounced_at__isnull=False)
+        return queryset.in_state(value)
 
 
 BULK_LIMIT = 1000  # entries per bulk request
