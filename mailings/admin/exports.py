@@ -10,12 +10,28 @@ programs show as text. XLSX needs nothing: Wagtail writes every such cell as a s
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator
 
+from django.http import FileResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_CHUNK = 2000  # rows read from the database at a time
+IN_MEMORY = 8 * 2**20  # an XLSX file up to this size is built in memory, a bigger one on disk
+
+
+class Chunked:
+    """A queryset read a chunk at a time (``iterator``): an export of a million rows never
+    holds them all (iterating the queryset itself caches every row it read)."""
+
+    def __init__(self, queryset) -> None:
+        self.queryset = queryset
+        self.model = queryset.model
+
+    def __iter__(self):
+        return self.queryset.iterator(chunk_size=EXPORT_CHUNK)
 
 
 def csv_safe(value):
@@ -43,6 +59,25 @@ class SafeCSVExportMixin:
     """For a view with Wagtail's ``SpreadsheetExportMixin``: every CSV cell through
     ``csv_safe``, after the view's own preprocessing (dates, lists) made it a string; a yes
     or no in the reader's language."""
+
+    def stream_csv(self, queryset):
+        return super().stream_csv(Chunked(queryset))
+
+    def write_xlsx(self, queryset, output):
+        return super().write_xlsx(Chunked(queryset), output)
+
+    def write_xlsx_response(self, queryset):
+        """Wagtail's, with the workbook written to a file that goes to disk past a few MB
+        (Wagtail keeps the whole file in memory)."""
+        output = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)  # noqa: SIM115 - FileResponse closes it
+        self.write_xlsx(queryset, output)
+        output.seek(0)
+        return FileResponse(
+            output,
+            as_attachment=True,
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            filename=f"{self.get_filename()}.xlsx",
+        )
 
     def write_csv_response(self, queryset):
         response = super().write_csv_response(queryset)
