@@ -261,7 +261,10 @@ def _imap(url: str, limit: int) -> Iterator[tuple[bytes, Callable[[], None]]]:
                 continue
 
             def done(uid=uid) -> None:
-                imap.uid("COPY", uid, "processed")
+                # Deleted only once its copy is in "processed": never lost.
+                answer, detail = imap.uid("COPY", uid, "processed")
+                if answer != "OK":
+                    raise imaplib.IMAP4.error(f"could not move a read mail to processed: {detail}")
                 imap.uid("STORE", uid, "+FLAGS", r"(\Deleted)")
 
             yield raw, done

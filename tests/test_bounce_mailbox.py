@@ -141,3 +141,16 @@ def test_an_imap_mailbox_is_read_the_same_way(bounce_address):
 
         with pytest.raises(CommandError, match="cannot be read"):
             call_command("process_bounces", server.url(password="wrong"), stdout=StringIO())
+
+
+def test_an_imap_mail_is_deleted_only_once_copied(bounce_address):
+    deliveries = deliveries_for(["hard-postfix-user-unknown"])
+    with FakeIMAPServer() as server:
+        (delivery,) = deliveries.values()
+        server.deliver(sample("hard-postfix-user-unknown", delivery))
+        server.refuse_copy = True  # a server whose "processed" folder cannot take it
+
+        with pytest.raises(CommandError, match="cannot be read"):
+            call_command("process_bounces", server.url(), stdout=StringIO())
+
+        assert len(server.messages("INBOX")) == 1  # still there

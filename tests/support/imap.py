@@ -54,6 +54,9 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.wfile.write(raw)
                     self.say(")")
                 elif command == "UID COPY":
+                    if box.refuse_copy:
+                        self.say(f"{tag} NO [TRYCREATE] no such folder")
+                        continue
                     uid, target = args.split(" ", 1)
                     folder = box.folders[target.strip('"')]
                     folder[max(folder, default=0) + 1] = (selected[int(uid)][0], set())
@@ -84,6 +87,7 @@ class FakeIMAPServer:
         self.port = free_port()
         self.lock = threading.Lock()
         self.folders: dict[str, dict[int, tuple[bytes, set[str]]]] = {"INBOX": {}}
+        self.refuse_copy = False
 
     def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
         with self.lock:
