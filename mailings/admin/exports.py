@@ -60,6 +60,13 @@ class SafeCSVExportMixin:
     ``csv_safe``, after the view's own preprocessing (dates, lists) made it a string; a yes
     or no in the reader's language."""
 
+    def get(self, request, *args, **kwargs):
+        if self.is_export:
+            # Straight to the file: Wagtail builds the listing's page context first, whose
+            # item count is ``len(queryset)`` when nothing is paginated: every row in memory.
+            return self.as_spreadsheet(self.get_queryset(), request.GET.get("export"))
+        return super().get(request, *args, **kwargs)
+
     def stream_csv(self, queryset):
         return super().stream_csv(Chunked(queryset))
 
