@@ -582,3 +582,41 @@ def test_a_mailing_reads_its_clients_as_a_count_and_takes_them_as_ids(alice):
     assert read.json()["clients_count"] == listing["clients_count"] == 1
     assert "clients" not in read.json()
     assert changed.status_code == 200 and changed.json()["clients_count"] == 2
+
+
+def test_a_list_is_created_renamed_and_deleted_through_the_api(alice):
+    client = api(token_for(alice["owner"]))
+
+    made = client.post("/api/v1/lists/", {"name": "  VIP  "}, content_type="application/json")
+    renamed = client.patch(
+        f"/api/v1/lists/{made.json()['id']}/", {"name": "Gold"}, content_type="application/json"
+    )
+    gone = client.delete(f"/api/v1/lists/{made.json()['id']}/")
+
+    assert made.status_code == 201, made.content
+    assert made.json()["name"] == "VIP" and made.json()["clients_count"] == 0
+    assert "/subscribe/" in made.json()["form_url"]
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Gold"
+    assert gone.status_code == 204
+    assert list(ClientList.objects.filter(owner=alice["owner"])) == [alice["list"]]
+
+
+def test_a_message_is_written_read_and_refused_bad_placeholders(alice):
+    client = api(token_for(alice["owner"]))
+
+    made = client.post(
+        "/api/v1/messages/",
+        {"subject": "Hello {full_name}", "body": "Hi {full_name}\n{unsubscribe_url}"},
+        content_type="application/json",
+    )
+    edited = client.patch(
+        f"/api/v1/messages/{made.json()['id']}/", {"body": "Bye"}, content_type="application/json"
+    )
+    bad = client.post(
+        "/api/v1/messages/", {"subject": "x", "body": "{nope}"}, content_type="application/json"
+    )
+
+    assert made.status_code == 201 and made.json()["composed"] is False
+    assert "Hi {full_name}" in made.json()["text"]
+    assert edited.status_code == 200 and edited.json()["body"] == "Bye"
+    assert bad.status_code == 400 and "body" in bad.json()["error"]["fields"]

@@ -77,7 +77,7 @@ class ClientSerializer(serializers.ModelSerializer):
 
 
 class ClientListSerializer(serializers.ModelSerializer):
-    clients_count = serializers.IntegerField(read_only=True)
+    clients_count = serializers.SerializerMethodField()
     form_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -86,6 +86,10 @@ class ClientListSerializer(serializers.ModelSerializer):
 
     def get_form_url(self, client_list) -> str:
         return subscribing.form_url(client_list)
+
+    def get_clients_count(self, client_list) -> int:
+        counted = getattr(client_list, "clients_count", None)  # annotated on listings
+        return client_list.memberships.count() if counted is None else counted
 
     def validate_name(self, value: str) -> str:
         value = " ".join(value.split())
