@@ -105,10 +105,17 @@ def mail_server(settings):
 
 
 @pytest.fixture
-def worker(transactional_db, live_server, mail_server):
+def worker(start_worker):
     """A real Celery worker on a queue of its own, on this test database and the configured
     broker, sending to ``mail_server`` with links to the live server. What the live server
     publishes (a mailing saved in the admin) goes to that queue."""
+    return start_worker()
+
+
+@pytest.fixture
+def start_worker(transactional_db, live_server, mail_server):
+    """Start the worker when the test says (``worker`` starts it at once): what the live
+    server publishes goes to its queue from the start, and waits there until then."""
     from site_config.celery import app
     from tests.support.processes import (
         celery_worker,
@@ -118,32 +125,39 @@ def worker(transactional_db, live_server, mail_server):
     )
 
     queue = f"e2e-{uuid.uuid4().hex[:10]}"
-    process = celery_worker(
-        queue=queue,
-        env={
-            # Under overridden settings Django forgets the module's name: pass it on.
-            "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
-            "DATABASE_URL": database_url_for_processes(),
-        },
-        settings={
-            "SITE_URL": live_server.url,
-            # The accounts' mails go through Django's backend (the test settings keep them
-            # in memory); runs use the engine's own SMTP session.
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": mail_server.port,
-            "EMAIL_TIMEOUT": 5,
-        },
-    )
+    started = []
+
+    def start():
+        process = celery_worker(
+            queue=queue,
+            env={
+                # Under overridden settings Django forgets the module's name: pass it on.
+                "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
+                "DATABASE_URL": database_url_for_processes(),
+            },
+            settings={
+                "SITE_URL": live_server.url,
+                # The accounts' mails go through Django's backend (the test settings keep
+                # them in memory); runs use the engine's own SMTP session.
+                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "EMAIL_HOST": "127.0.0.1",
+                "EMAIL_PORT": mail_server.port,
+                "EMAIL_TIMEOUT": 5,
+            },
+        )
+        started.append(process)
+        ready = wait_until(lambda: "ready." in process.output() or not process.alive(), timeout=60)
+        assert ready and process.alive(), "the worker did not start:\n" + process.output()[-3000:]
+        return process
+
     saved_queue = app.conf.task_default_queue
     use_default_queue(queue)
     try:
-        ready = wait_until(lambda: "ready." in process.output() or not process.alive(), timeout=60)
-        assert ready and process.alive(), "the worker did not start:\n" + process.output()[-3000:]
-        yield process
+        yield start
     finally:
         use_default_queue(saved_queue)
-        process.stop()
+        for process in started:
+            process.stop()
 
 
 # --- The browser ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ class MailingsConfig(AppConfig):
             Client,
             ClientList,
             Delivery,
+            Job,
             Mailing,
             Message,
             Sender,
@@ -33,6 +34,8 @@ class MailingsConfig(AppConfig):
             (Mailing, "owner", True),
             (Attempt, "mailing__owner", True),
             (Delivery, "attempt__mailing__owner", True),
+            # A job is its owner's alone, a moderator's exports included.
+            (Job, "owner", False),
         ):
             register_permission_policy(
                 model, OwnedRowsPolicy(model, owner_path=owner_path, moderated=moderated)

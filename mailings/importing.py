@@ -1,4 +1,8 @@
-"""Import clients from a CSV file, streamed in chunks so 100,000 rows fit in bounded memory.
+"""Import clients from a CSV file: read and checked in this process a row at a time, the
+valid rows copied into a table of the database's own (``COPY`` on PostgreSQL), then merged
+into the clients in a few set-based statements (mailings/sql.py), so a million rows take
+seconds and constant memory. (The import before, chunk by chunk through the ORM, is
+``upserting.clients_import_by_chunks``, kept to compare: bench/import_clients.py.)
 
 The file has a header row naming the columns ``email``, ``full_name`` and ``comment`` (any
 order, any case, or a common name for them in English or Russian: "E-mail", "Name", "ФИО",
@@ -15,29 +19,28 @@ is not one, a cell with a NUL character) is reported with its line and skipped; 
 lists them in line order.
 
 ``dry_run`` does all of it and keeps nothing, and lists what it would change in clients
-already stored (``ImportReport.changes``): the admin asks before overwriting them.
+already stored (``ImportReport.changes``); ``hold_changes`` keeps nothing only if the file
+changes stored clients (the admin's import job asks its owner before overwriting them).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterable, Iterator
+import io
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models.functions import Lower
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailings import sql
-from mailings.models import Client, ClientList, Membership
-from mailings.permissions import policy_for
+from mailings.models import ClientList, Membership
 
-CHUNK_SIZE = 1000
+STAGE_BATCH = 10_000  # rows copied to the database at a time (and progress reported)
 MAX_REPORTED_ERRORS = 500
 MAX_LISTED_CHANGES = 50
 COLUMNS = ("email", "full_name", "comment")
@@ -103,6 +106,7 @@ class ImportReport:
     # Stored clients the file changes: (address, field, old value, new value), the first few.
     changes: list[tuple[str, str, str, str]] = field(default_factory=list)
     changed: int = 0  # stored clients whose name or comment the file changes
+    held: bool = False  # nothing written: the file changes stored clients (``hold_changes``)
 
     def add_change(self, client, name: str, new: str) -> None:
         if len(self.changes) < MAX_LISTED_CHANGES:
@@ -130,54 +134,100 @@ def clients_import(
     *,
     owner,
     file: IO[bytes],
-    chunk_size: int = CHUNK_SIZE,
-    dry_run: bool = False,
     client_list: ClientList | None = None,
+    dry_run: bool = False,
+    hold_changes: bool = False,
+    progress: Callable[[int, int, int, bool], None] | None = None,
+    merged: Callable[[ImportReport], None] | None = None,
+    batch: int = STAGE_BATCH,
 ) -> ImportReport:
     """Create or update ``owner``'s clients from a CSV file; returns what happened per row.
-    With ``client_list``, every client of the file joins that list.
+    With ``client_list``, every client of the file joins that list. ``progress(rows read,
+    invalid rows, bytes read, merging)`` is called after each batch of rows is staged, and
+    once more, with ``merging`` true, inside the transaction that writes the clients, before
+    it does; ``merged(report)`` inside it, after: a caller records the outcome in the same
+    transaction as the clients (and an exception from either undoes it all).
 
-    One transaction: a file that turns out unreadable half-way (bad encoding, broken quoting)
-    raises ``ImportFileError`` and leaves the client list as it was; a dry run is rolled
-    back whatever happens.
+    Nothing is written to the clients until the whole file has been read: a file that turns
+    out unreadable half-way (bad encoding, broken quoting) raises ``ImportFileError`` having
+    changed nothing, and the merge is one transaction (a process killed in it changes
+    nothing either). Staging happens outside any transaction of the caller's making, so a
+    caller's progress writes are seen while the file is read.
     """
-    with transaction.atomic():
-        report = _import(owner, file, chunk_size, client_list)
-        if dry_run:
-            transaction.set_rollback(True)
-    report.errors.sort(key=lambda error: error[0])
+    report = ImportReport(encoding=read_encoding(file))
+    sql.stage_open()
+    try:
+        staged, read = [], 0
+        for row in read_rows(file, report):
+            staged.append((row.line, row.email, row.full_name, row.comment))
+            read += 1
+            if len(staged) >= batch:
+                sql.stage_rows(staged)
+                staged = []
+                if progress:
+                    progress(read + report.invalid, report.invalid, file.tell(), False)
+        sql.stage_rows(staged)
+        with transaction.atomic():
+            if progress:
+                progress(read + report.invalid, report.invalid, file.tell(), True)
+            _merge_staged(owner, client_list, report, dry_run=dry_run, hold=hold_changes)
+            report.errors.sort(key=lambda error: error[0])
+            del report.errors[MAX_REPORTED_ERRORS:]
+            if merged:
+                merged(report)
+    finally:
+        sql.stage_close()
     return report
 
 
-def _import(owner, file: IO[bytes], chunk_size: int, client_list) -> ImportReport:
-    report = ImportReport(encoding=_encoding(file))
-    seen: set[str] = set()
-    for chunk in _chunks(_valid_rows(_read(file, report), report), chunk_size):
-        merged: dict[str, Row] = {}
-        repeated: set[str] = set()  # saved by an earlier chunk of this file
-        for row in chunk:
-            key = row.email.lower()
-            if key in seen:
-                report.merged += 1
-                earlier = merged.get(key)
-                if earlier is None:
-                    repeated.add(key)
-                else:
-                    row = _merge(earlier, row)
-            seen.add(key)
-            merged[key] = row
-        saved = _save_chunk(owner, merged, repeated, report)
-        if client_list is not None:
-            sql.insert_rows(
-                Membership,
-                ("client",),
-                [(pk,) for pk, _created in saved.values()],
-                values={"client_list": client_list.pk, "source": Membership.Source.IMPORT},
-            )
-    return report
+def _merge_staged(owner, client_list, report: ImportReport, *, dry_run: bool, hold: bool) -> None:
+    found = sql.stage_resolve(
+        owner_id=owner.pk, limit=MAX_REPORTED_ERRORS, changes=MAX_LISTED_CHANGES
+    )
+    report.changed = found["changed"]
+    report.held = dry_run or (hold and report.changed > 0)
+    report.created, report.updated, report.merged = (
+        found["created"],
+        found["updated"],
+        found["merged"],
+    )
+    if not report.held:
+        report.created = sql.stage_apply(
+            owner_id=owner.pk,
+            list_id=client_list.pk if client_list else None,
+            source=Membership.Source.IMPORT,
+        )
+    for line in found["nameless_lines"]:
+        report.add_error(line, _("the full name is empty"))
+    report.invalid += found["nameless"] - len(found["nameless_lines"])
+    for email, name, old_name, comment, old_comment in found["changes"]:
+        for column, new, old in (("full_name", name, old_name), ("comment", comment, old_comment)):
+            if new is not None and len(report.changes) < MAX_LISTED_CHANGES:
+                report.changes.append((email, column, old, new))
 
 
-def _encoding(file: IO[bytes]) -> str:
+def check_header(file: IO[bytes]) -> None:
+    """Raise ``ImportFileError`` at once for a file whose header row is missing or names no
+    address column (what an upload form can say before the file goes to a worker). Reads
+    the first line only."""
+    first = file.readline(1 << 16)
+    file.seek(0)
+    try:
+        first.decode("utf-8")
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        encoding = "cp1251"
+    head = io.BytesIO(first)
+    report = ImportReport(encoding=encoding)
+    next(_read(head, report), None)
+
+
+def read_rows(file: IO[bytes], report: ImportReport) -> Iterator[Row]:
+    """The file's valid rows, in order; the bad ones go to ``report`` with their line."""
+    return _valid_rows(_read(file, report), report)
+
+
+def read_encoding(file: IO[bytes]) -> str:
     """UTF-8 if the whole file is, else Windows-1251 (one pass, decoded in C, in blocks).
     A file with UTF-8 letters before a byte that breaks it is UTF-8 gone wrong, not
     Windows-1251 (which would turn every letter into two): read as UTF-8, it is refused at
@@ -283,14 +333,14 @@ def _valid_rows(rows: Iterable[tuple[int, dict[str, str]]], report: ImportReport
             report.add_error(line, cells["__error__"])
             continue
         values = {name: (cells.get(name) or "").strip() for name in COLUMNS}
-        reason = _row_error(values)
+        reason = row_error(values)
         if reason:
             report.add_error(line, reason)
             continue
         yield Row(line=line, **values)
 
 
-def _row_error(values: dict[str, str]) -> str | None:
+def row_error(values: dict[str, str]) -> str | None:
     if any("\x00" in value for value in values.values()):
         return _("a cell contains a NUL character")
     email = values["email"]
@@ -309,129 +359,3 @@ def _row_error(values: dict[str, str]) -> str | None:
     if "\r" in values["full_name"] or "\n" in values["full_name"]:
         return _("the name must be a single line")
     return None
-
-
-def _merge(earlier: Row, later: Row) -> Row:
-    return Row(
-        line=later.line,
-        email=later.email,
-        full_name=later.full_name or earlier.full_name,
-        comment=later.comment or earlier.comment,
-    )
-
-
-def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _save_chunk(
-    owner, rows: dict[str, Row], repeated: set[str], report: ImportReport
-) -> dict[str, tuple[int, bool]]:
-    """Returns, per lower-cased address, the client's id and whether it was created."""
-    existing = {
-        client.email_key: client
-        for client in policy_for(Client)
-        .instances_owned_by(owner)
-        .annotate(email_key=Lower("email"))
-        .filter(email_key__in=list(rows))
-    }
-    to_create, to_update = [], []
-    now = timezone.now()
-    for key, row in rows.items():
-        client = existing.get(key)
-        if client is None:
-            if not row.full_name:
-                report.add_error(row.line, _("the full name is empty"))
-                continue
-            to_create.append(
-                Client(owner=owner, email=row.email, full_name=row.full_name, comment=row.comment)
-            )
-        else:
-            changed = False
-            for name in ("full_name", "comment"):
-                new = getattr(row, name)
-                if new and new != getattr(client, name):
-                    report.add_change(client, name, new)
-                    setattr(client, name, new)
-                    changed = True
-            report.changed += changed
-            client.updated_at = now  # bulk_update does not apply auto_now
-            to_update.append(client)
-    Client.objects.bulk_create(to_create)
-    Client.objects.bulk_update(to_update, ["full_name", "comment", "updated_at"])
-    report.created += len(to_create)
-    report.updated += sum(1 for client in to_update if client.email_key not in repeated)
-    saved = {client.email.lower(): (client.pk, True) for client in to_create}
-    saved.update({client.email_key: (client.pk, False) for client in to_update})
-    return saved
-
-
-@dataclass
-class Upserted:
-    """What became of one entry of a bulk upsert."""
-
-    index: int
-    email: str
-    result: str  # "created", "updated", "merged" (a later entry had its address), "invalid"
-    id: int | None = None
-    error: str = ""
-
-
-def clients_upsert(
-    *, owner, entries: list[dict], source: str = Membership.Source.API
-) -> list[Upserted]:
-    """Create or update ``owner``'s clients from ``entries`` (dicts of ``email``,
-    ``full_name``, ``comment`` and ``lists``, a list of the owner's list ids), with the CSV
-    import's rules: the same checks, a later entry for an address wins, an empty value never
-    erases, nobody unsubscribed is subscribed again. One transaction and a fixed number of
-    statements whatever the number of entries; a result per entry, in order."""
-    report = ImportReport()
-    results: list[Upserted] = []
-    rows: dict[str, Row] = {}
-    lists_of: dict[str, set[int]] = {}
-    for index, entry in enumerate(entries):
-        values = {name: str(entry.get(name) or "").strip() for name in COLUMNS}
-        reason = _row_error(values)
-        results.append(
-            Upserted(index, values["email"], "invalid" if reason else "", error=reason or "")
-        )
-        if reason:
-            continue
-        key = values["email"].lower()
-        row = Row(line=index, **values)
-        if key in rows:
-            results[rows[key].line].result = "merged"
-            row = _merge(rows[key], row)
-        rows[key] = row
-        lists_of.setdefault(key, set()).update(entry.get("lists") or ())
-    with transaction.atomic():
-        saved = _save_chunk(owner, rows, set(), report)
-        pairs = {
-            (saved[key][0], list_id)
-            for key, ids in lists_of.items()
-            if key in saved
-            for list_id in ids
-        }
-        if pairs:
-            sql.insert_rows(
-                Membership, ("client", "client_list"), sorted(pairs), values={"source": source}
-            )
-    for key, row in rows.items():
-        outcome = results[row.line]
-        if key in saved:
-            outcome.id, created = saved[key]
-            outcome.result = "created" if created else "updated"
-        else:  # a new address without a name: _save_chunk refused it
-            outcome.result, outcome.error = "invalid", _("the full name is empty")
-    for outcome in results:
-        if outcome.result == "merged":
-            later = saved.get(outcome.email.lower())
-            outcome.id = later[0] if later else None
-    return results

@@ -690,3 +690,98 @@ class MailingsLogEntry(BaseLogEntry):
         ordering = ["-timestamp", "-id"]
         verbose_name = _("mailings log entry")
         verbose_name_plural = _("mailings log entries")
+
+
+class Job(models.Model):
+    """An import or an export that runs in a worker, with the progress its page polls
+    (mailings/jobs.py). Its file lives under ``VAR_DIR`` (``path``, relative), never under
+    the media root: it is read and written through the permission policy only."""
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", _("Import")
+        EXPORT = "export", _("Export")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting")
+        RUNNING = "running", _("Running")
+        # An import that would change clients already stored: nothing was written; it runs
+        # again, for real, once its owner has seen the changes and applied them.
+        REVIEW = "review", _("Waiting for your review")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    BUSY = (State.QUEUED, State.RUNNING)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="mailing_jobs",
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    name = models.CharField(_("file"), max_length=255)
+    path = models.CharField(max_length=255, editable=False)
+    # An import: the list its clients join (``client_list``) and whether the owner applied
+    # the changes it makes (``apply``). An export: the admin URL and query that answer it, and
+    # the language and time zone it is written in.
+    params = models.JSONField(default=dict, editable=False)
+    client_list = models.ForeignKey(
+        ClientList,
+        verbose_name=_("list"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    size = models.BigIntegerField(_("size"), default=0)  # bytes of the file
+    done_bytes = models.BigIntegerField(default=0)  # of an import's file, read so far
+    rows = models.PositiveIntegerField(_("rows"), default=0)  # read (import), written (export)
+    total = models.PositiveIntegerField(default=0)  # an export's rows to write
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    merged = models.PositiveIntegerField(_("merged"), default=0)
+    invalid = models.PositiveIntegerField(_("invalid"), default=0)
+    changed = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, editable=False)
+    error = models.TextField(_("error"), blank=True)
+    tries = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("kept until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import or export")
+        verbose_name_plural = _("imports and exports")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One import at a time per user: a second is refused while one waits or runs.
+            models.UniqueConstraint(
+                fields=["owner"],
+                condition=Q(kind="import", state__in=["queued", "running"]),
+                name="mailings_job_one_import_at_a_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "lease_until"], name="mailings_job_state"),
+            models.Index(fields=["owner", "-created_at"], name="mailings_job_owner_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state not in self.BUSY
+
+    @property
+    def percent(self) -> int:
+        if self.state in (self.State.DONE, self.State.REVIEW):
+            return 100
+        if self.kind == self.Kind.EXPORT:
+            return min(99, 100 * self.rows // self.total) if self.total else 0
+        # An import: reading the file is 90 %, merging it into the clients the rest.
+        return min(90, 90 * self.done_bytes // self.size) if self.size else 0

@@ -16,11 +16,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from wagtail.log_actions import log
 
-from mailings import dispatching, ledger, schedule, tasks
+from mailings import dispatching, jobs, ledger, schedule, tasks
 from mailings.models import (
     Attempt,
     Client,
     ClientList,
+    Job,
     Mailing,
     MailingsLogEntry,
     Membership,
@@ -315,3 +316,79 @@ def subscription_confirm(*, subscription: Subscription, ip: str | None) -> Clien
                 confirmed_at=subscription.confirmed_at, confirmed_ip=subscription.confirmed_ip
             )
     return client
+
+
+class ImportBusyError(Exception):
+    """The user has an import waiting or running: one at a time."""
+
+
+def import_start(*, owner, upload, client_list: ClientList | None) -> Job:
+    """Store an uploaded CSV file and hand its import to a worker (mailings/jobs.py).
+    Refused with ``ImportBusyError`` while another import of the owner's waits or runs."""
+    name = jobs.new_file(".csv")
+    target = jobs.folder() / name
+    size = jobs.copy_upload(upload, target)
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                owner=owner,
+                kind=Job.Kind.IMPORT,
+                name=_shown_name(upload.name or "clients.csv"),
+                path=name,
+                size=size,
+                client_list=client_list,
+                params={"language": translation.get_language() or ""},
+                lease_until=timezone.now() + jobs.LEASE,
+            )
+            tasks.enqueue_on_commit(tasks.run_job, job.pk)
+    except IntegrityError:
+        target.unlink(missing_ok=True)
+        raise ImportBusyError from None
+    return job
+
+
+def import_apply(*, job: Job) -> Job:
+    """Run an import its owner reviewed (it changes clients already stored), for real."""
+    try:
+        with transaction.atomic():
+            updated = Job.objects.filter(pk=job.pk, state=Job.State.REVIEW).update(
+                state=Job.State.QUEUED,
+                params={**job.params, "apply": True},
+                lease_until=timezone.now() + jobs.LEASE,
+                expires_at=None,
+            )
+            if updated:
+                tasks.enqueue_on_commit(tasks.run_job, job.pk)
+    except IntegrityError:
+        raise ImportBusyError from None
+    job.refresh_from_db()
+    return job
+
+
+def export_start(*, owner, path: str, query: str, export_format: str, total: int, name: str) -> Job:
+    """Hand an export from an admin listing (``path`` and its ``query``) to a worker, which
+    asks the same view as ``owner``, in the current language and time zone."""
+    with transaction.atomic():
+        job = Job.objects.create(
+            owner=owner,
+            kind=Job.Kind.EXPORT,
+            name=f"{name}.{export_format}",
+            total=total,
+            params={
+                "path": path,
+                "query": query,
+                "format": export_format,
+                "language": translation.get_language() or "",
+                "zone": timezone.get_current_timezone_name(),
+            },
+            lease_until=timezone.now() + jobs.LEASE,
+        )
+        tasks.enqueue_on_commit(tasks.run_job, job.pk)
+    return job
+
+
+def _shown_name(name: str) -> str:
+    """An uploaded file's name as the job's page shows it: its last part, printable, short."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable()).strip()
+    return (name or "clients.csv")[:200]

@@ -472,3 +472,164 @@ def delete_clients(clients: models.QuerySet) -> int:
             return cursor.rowcount
         finally:
             cursor.execute("DROP TABLE mailings_doomed")
+
+
+# --- A client import, staged: the file's rows copied into a temporary table, then merged into
+# the clients in a few set-based statements (mailings/importing.py). ---------------------------
+
+STAGED = "mailings_import_rows"
+MERGED = "mailings_import_merged"
+
+
+def stage_open() -> None:
+    """An empty table, private to this connection, for an import's valid rows."""
+    _vendor()
+    with connection.cursor() as cursor:
+        stage_close(cursor)
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {STAGED} (line bigint PRIMARY KEY, email text NOT NULL, "
+            "full_name text NOT NULL, comment text NOT NULL)"
+        )
+
+
+def stage_close(cursor=None) -> None:
+    if cursor is None:
+        with connection.cursor() as cursor:
+            return stage_close(cursor)
+    for table in (MERGED, STAGED):
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    return None
+
+
+def stage_rows(rows: Sequence[tuple[int, str, str, str]]) -> None:
+    """``(line, email, full_name, comment)`` rows into the staging table: PostgreSQL's
+    ``COPY`` (the rows stream in the copy protocol, no statement per row), SQLite's
+    ``executemany`` of one prepared statement."""
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        if _vendor() == "postgresql":
+            columns = "(line, email, full_name, comment)"
+            with cursor.cursor.copy(f"COPY {STAGED} {columns} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {STAGED} VALUES (%s, %s, %s, %s)", rows)  # noqa: S608
+
+
+def stage_resolve(*, owner_id: int, limit: int, changes: int) -> dict:
+    """Match the staged rows with ``owner_id``'s clients, by lower-cased address, as the
+    import's rules say: the first row of an address gives its address, the last non-empty
+    cell of each column its name and comment (an empty cell never erases a stored value); a
+    stored client keeps its address and its subscription; a new address without a name is
+    an error. Nothing is written to the clients (``stage_apply`` does). Returns the counts,
+    the first ``limit`` lines of new addresses without a name, and the first ``changes``
+    stored clients whose name or comment changes, as ``(email, new name or None, old name,
+    new comment or None, old comment)``."""
+    vendor = _vendor()
+    table, pk, owner, email, full_name, comment = names(
+        Client, "owner", "email", "full_name", "comment"
+    )
+    new_name = "m.full_name <> '' AND m.full_name <> m.old_name"
+    new_comment = "m.comment <> '' AND m.comment <> m.old_comment"
+
+    def count(condition: str, value: str = "1") -> str:
+        return f"COALESCE(SUM(CASE WHEN {condition} THEN {value} ELSE 0 END), 0)"
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {MERGED}")
+        if vendor == "postgresql":  # temporary tables have no statistics until analysed
+            cursor.execute(f"ANALYZE {STAGED}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {MERGED} AS "  # noqa: S608 - names from the models
+            "SELECT g.key, g.line, g.n, l.email, COALESCE(nm.full_name, '') AS full_name, "
+            "COALESCE(cm.comment, '') AS comment, "
+            f"c.{pk} AS client_id, c.{email} AS old_email, c.{full_name} AS old_name, "
+            f"c.{comment} AS old_comment "
+            "FROM (SELECT LOWER(email) AS key, MAX(line) AS line, MIN(line) AS first_line, "
+            "COUNT(*) AS n, "
+            "MAX(CASE WHEN full_name <> '' THEN line END) AS name_line, "
+            f"MAX(CASE WHEN comment <> '' THEN line END) AS comment_line FROM {STAGED} "
+            "GROUP BY LOWER(email)) AS g "
+            f"JOIN {STAGED} AS l ON l.line = g.first_line "
+            f"LEFT JOIN {STAGED} AS nm ON nm.line = g.name_line "
+            f"LEFT JOIN {STAGED} AS cm ON cm.line = g.comment_line "
+            f"LEFT JOIN {table} AS c ON c.{owner} = %s AND LOWER(c.{email}) = g.key",
+            [owner_id],
+        )
+        cursor.execute(
+            "SELECT "  # noqa: S608 - names from the models
+            + ", ".join(
+                [
+                    count("1 = 1", "m.n - 1"),
+                    count("m.client_id IS NOT NULL"),
+                    count("m.client_id IS NULL AND m.full_name <> ''"),
+                    count("m.client_id IS NULL AND m.full_name = ''"),
+                    count(f"m.client_id IS NOT NULL AND (({new_name}) OR ({new_comment}))"),
+                ]
+            )
+            + f" FROM {MERGED} AS m"
+        )
+        merged, updated_count, created_count, nameless, changed = cursor.fetchone()
+        cursor.execute(
+            f"SELECT m.line FROM {MERGED} AS m WHERE m.client_id IS NULL AND m.full_name = '' "  # noqa: S608
+            "ORDER BY m.line LIMIT %s",
+            [limit],
+        )
+        nameless_lines = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT m.old_email, CASE WHEN " + new_name + " THEN m.full_name END, m.old_name, "
+            "CASE WHEN " + new_comment + " THEN m.comment END, m.old_comment "
+            f"FROM {MERGED} AS m WHERE m.client_id IS NOT NULL AND (({new_name}) OR "
+            f"({new_comment})) ORDER BY m.line LIMIT %s",
+            [changes],
+        )
+        changed_rows = cursor.fetchall()
+    return {
+        "merged": int(merged),
+        "updated": int(updated_count),
+        "created": int(created_count),
+        "nameless": int(nameless),
+        "nameless_lines": nameless_lines,
+        "changed": int(changed),
+        "changes": changed_rows,
+    }
+
+
+def stage_apply(*, owner_id: int, list_id: int | None, source: str) -> int:
+    """Write what ``stage_resolve`` matched: update the stored clients, create the new ones
+    (a new address without a name is left out), put them all in ``list_id``. The caller
+    holds the transaction. Returns how many clients were created."""
+    _vendor()
+    table, pk, owner, email, full_name, comment, created, updated = names(
+        Client, "owner", "email", "full_name", "comment", "created_at", "updated_at"
+    )
+    with connection.cursor() as cursor:
+        now = Client._meta.get_field("updated_at").get_db_prep_save(timezone.now(), connection)
+        cursor.execute(
+            f"UPDATE {table} AS c SET "  # noqa: S608
+            f"{full_name} = CASE WHEN m.full_name <> '' THEN m.full_name ELSE c.{full_name} END, "
+            f"{comment} = CASE WHEN m.comment <> '' THEN m.comment ELSE c.{comment} END, "
+            f"{updated} = %s FROM {MERGED} AS m WHERE c.{pk} = m.client_id",
+            [now],
+        )
+        cursor.execute(
+            f"INSERT INTO {table} ({owner}, {email}, {full_name}, {comment}, {created}, "  # noqa: S608
+            f"{updated}) SELECT %s, m.email, m.full_name, m.comment, %s, %s FROM {MERGED} AS m "
+            "WHERE m.client_id IS NULL AND m.full_name <> '' ORDER BY m.line "
+            "ON CONFLICT DO NOTHING",
+            [owner_id, now, now],
+        )
+        created_count = cursor.rowcount
+        if list_id is not None:
+            members, _mpk, in_list, member, origin, added = names(
+                Membership, "client_list", "client", "source", "added_at"
+            )
+            cursor.execute(
+                f"INSERT INTO {members} ({in_list}, {member}, {origin}, {added}) "  # noqa: S608
+                f"SELECT %s, c.{pk}, %s, %s FROM {MERGED} AS m JOIN {table} AS c "
+                f"ON c.{owner} = %s AND LOWER(c.{email}) = m.key "
+                "WHERE m.client_id IS NOT NULL OR m.full_name <> '' ON CONFLICT DO NOTHING",
+                [list_id, source, now, owner_id],
+            )
+    return created_count

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import OperationalError, transaction
 from wagtail.log_actions import log
 
-from mailings import composing, dispatching, dsn, senders, sending, subscribing
+from mailings import composing, dispatching, dsn, jobs, senders, sending, subscribing
 from mailings.ledger import Step
 from mailings.models import Client, Message
 from mailings.permissions import policy_for
@@ -160,3 +160,24 @@ def send_subscription_confirmation(subscription_id: int) -> bool:
     """The link that confirms a sign-up through a list's form, mailed to the address given
     (in the language of the page it was given on)."""
     return subscribing.send_confirmation(subscription_id)
+
+
+@shared_task(
+    name="mailings.tasks.run_job",
+    ignore_result=True,
+    soft_time_limit=3 * 3600,
+    time_limit=3 * 3600 + 60,
+)
+def run_job(job_id: int) -> str | None:
+    """An import or an export (mailings/jobs.py). A million rows take about a minute; the
+    time limit only stops one that hangs."""
+    return jobs.run(job_id)
+
+
+@shared_task(name="mailings.tasks.sweep_jobs", ignore_result=True, **DB_RETRY)
+def sweep_jobs() -> int:
+    """Beat, every minute: queue again the jobs whose worker stopped, expire old files."""
+    again = jobs.sweep()
+    for job_id in again:
+        enqueue(run_job, job_id)
+    return len(again)

@@ -15,6 +15,7 @@ from mailings.admin.attempts import AttemptViewSet
 from mailings.admin.bulk import ACTIONS as CLIENT_BULK_ACTIONS
 from mailings.admin.clients import ClientViewSet
 from mailings.admin.deliveries import FailedDeliveryViewSet
+from mailings.admin.jobs import JobViewSet
 from mailings.admin.lists import ClientListViewSet
 from mailings.admin.mailings import MailingViewSet
 from mailings.admin.media_api import ChoosableDocumentsAPIViewSet, ChoosableImagesAPIViewSet
@@ -47,6 +48,7 @@ class MailingsGroup(ModelViewSetGroup):
         MailingViewSet,
         AttemptViewSet,
         FailedDeliveryViewSet,
+        JobViewSet,
         # Wagtail's own API tokens (named, shown once, stored as a digest, revocable), beside
         # the rest of a user's mailing work rather than under Settings, which users do not see:
         # each manages their own; the API accepts them (mailings.api.auth). Wagtail registers

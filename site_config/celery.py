@@ -34,6 +34,12 @@ def _beat_schedule() -> dict:
             "schedule": float(settings.MAILINGS_BOUNCE_INTERVAL),
             "options": {"expires": float(settings.MAILINGS_BOUNCE_INTERVAL)},
         },
+        # Imports and exports whose worker stopped, queued again; files past their day removed.
+        "sweep-jobs": {
+            "task": "mailings.tasks.sweep_jobs",
+            "schedule": 60.0,
+            "options": {"expires": 60.0},
+        },
         # Views counted in Redis, into the database (blog/view_counter.py); a no-op
         # without Redis. Two at once move each count once.
         "flush-blog-views": {

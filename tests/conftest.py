@@ -94,3 +94,17 @@ def committed(django_capture_on_commit_callbacks):
             return call(*args, **kwargs)
 
     return request
+
+
+@pytest.fixture
+def through_worker(committed):
+    """POST a form whose work a worker does (an import), let the worker do it once the
+    request's transaction commits, then open the page the form redirected to."""
+
+    def request(browser, url, data=None):
+        response = committed(browser.post, url, data or {})
+        if response.status_code != 302:
+            return response
+        return browser.get(response["Location"])
+
+    return request

@@ -396,7 +396,7 @@ def test_a_runs_deliveries_are_paged_filtered_searched_and_exported():
 
 
 def test_an_import_that_overwrites_clients_asks_first_and_the_file_waits_for_its_owner(
-    settings, tmp_path
+    settings, tmp_path, through_worker
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -408,29 +408,28 @@ def test_an_import_that_overwrites_clients_asks_first_and_the_file_waits_for_its
     browser = browser_for(owner)
     content = "E-mail;ФИО\nann@example.ru;Анна Ёлкина\nnew@example.ru;Новый\n".encode("cp1251")
 
-    asked = browser.post(
+    asked = through_worker(
+        browser,
         "/admin/mailings/clients/import/",
         {"file": SimpleUploadedFile("excel.csv", content, content_type="text/csv")},
     ).content.decode()
-    token = re.search(r'name="apply" value="([0-9a-f]{32})"', asked).group(1)
+    apply = re.search(r'action="(/admin/mailings/jobs/apply/\d+/)"', asked).group(1)
     names_before = sorted(Client.objects.values_list("full_name", flat=True))
-    stranger = browser_for(UserFactory(role="Users")).post(
-        "/admin/mailings/clients/import/", {"apply": token}
-    )
-    garbage = browser.post("/admin/mailings/clients/import/", {"apply": "../../etc/passwd"})
-    applied = browser.post("/admin/mailings/clients/import/", {"apply": token})
-    again = browser.post("/admin/mailings/clients/import/", {"apply": token})
+    stranger = browser_for(UserFactory(role="Users")).post(apply)
+    garbage = browser.post("/admin/mailings/jobs/apply/..%2F..%2Fetc%2Fpasswd/")
+    applied = through_worker(browser, apply)
+    again = browser.post(apply, follow=True)
 
     assert "This file changes 1 client already in your list" in asked
     assert "Анна Ёлкина" in asked and names_before == ["Анна"]
-    assert stranger.status_code == 400 and garbage.status_code == 400
+    assert stranger.status_code == 404 and garbage.status_code == 404
     assert applied.status_code == 200 and "1 client created" in applied.content.decode()
     assert sorted(Client.objects.values_list("full_name", flat=True)) == ["Анна Ёлкина", "Новый"]
-    assert again.status_code == 400 and "no longer waiting" in again.content.decode()
-    assert list((tmp_path / "imports").iterdir()) == []
+    assert "no longer waiting" in again.content.decode()
+    assert list((tmp_path / "jobs").iterdir()) == []
 
 
-def test_an_import_that_only_adds_clients_goes_in_at_once():
+def test_an_import_that_only_adds_clients_goes_in_at_once(through_worker):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from mailings.models import Client
@@ -439,14 +438,11 @@ def test_an_import_that_only_adds_clients_goes_in_at_once():
     ClientFactory(owner=owner, email="ann@example.org", full_name="Ann")
     content = b"email,full_name\nann@example.org,Ann\nbob@example.org,Bob\n"
 
-    response = (
-        browser_for(owner)
-        .post(
-            "/admin/mailings/clients/import/",
-            {"file": SimpleUploadedFile("c.csv", content, content_type="text/csv")},
-        )
-        .content.decode()
-    )
+    response = through_worker(
+        browser_for(owner),
+        "/admin/mailings/clients/import/",
+        {"file": SimpleUploadedFile("c.csv", content, content_type="text/csv")},
+    ).content.decode()
 
     assert "data-import-changes" not in response and "1 client created" in response
     assert Client.objects.filter(owner=owner).count() == 2

@@ -9,7 +9,17 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from wagtail.models import APIToken
 
-from mailings.models import Attempt, ClientList, Delivery, Mailing, Membership, Message, Sender
+from mailings import jobs
+from mailings.models import (
+    Attempt,
+    ClientList,
+    Delivery,
+    Job,
+    Mailing,
+    Membership,
+    Message,
+    Sender,
+)
 from mailings.models import Client as MailingClient
 from mailings.wagtail_hooks import MailingsGroup
 from tests.factories import (
@@ -32,6 +42,8 @@ MARKERS = (
     "secret-sender@alice.example",
     "Alice secret list",
     "Alice secret token",
+    "alice-secret-export.csv",
+    "alice-secret-file-content",
 )
 
 
@@ -93,7 +105,17 @@ def alice_data():
     Membership.objects.create(client_list=client_list, client=client)
     mailing.lists.add(client_list)
     token, _plaintext = APIToken.create_token(user=alice, name="Alice secret token")
+    export = Job.objects.create(
+        owner=alice,
+        kind=Job.Kind.EXPORT,
+        state=Job.State.DONE,
+        name=MARKERS[6],
+        path=jobs.new_file(".csv"),
+        params={"format": "csv"},
+    )
+    (jobs.folder() / export.path).write_text(MARKERS[7])
     return {
+        Job: export,
         APIToken: token,
         ClientList: client_list,
         MailingClient: client,
@@ -135,6 +157,7 @@ POST_DATA = {
     Mailing: mailing_form_data(),
     Attempt: {"status": "success"},
     Delivery: {"status": "sent"},
+    Job: {"state": "queued"},
     Sender: {"name": "Hijacked", "email": "stolen@example.org", "reply_to": ""},
     ClientList: {"name": "Hijacked", "description": ""},
     APIToken: {"name": "Hijacked", "user": ""},

@@ -158,7 +158,7 @@ def test_listing_search_filter_and_export(client, owner):
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
 
 
-def test_csv_import_reports_good_duplicate_and_broken_rows(client, owner):
+def test_csv_import_reports_good_duplicate_and_broken_rows(client, owner, through_worker):
     ClientFactory(owner=owner, email="known@example.org", full_name="Known")
     content = (
         "email;full_name;comment\n"
@@ -168,15 +168,18 @@ def test_csv_import_reports_good_duplicate_and_broken_rows(client, owner):
         "broken-address;Broken;\n"
     ).encode("utf-8-sig")
 
-    asked = client.post(
+    asked = through_worker(
+        client,
         "/admin/mailings/clients/import/",
         {"file": SimpleUploadedFile("clients.csv", content, content_type="text/csv")},
-    ).content.decode()
-    # "Known" would be overwritten: the import asks first, and its trial says the same.
-    assert "This file changes 1 client already in your list" in asked
-    assert "1 client created" in asked and "<td>5</td>" in asked
-    token = re.search(r'name="apply" value="([0-9a-f]{32})"', asked).group(1)
-    response = client.post("/admin/mailings/clients/import/", {"apply": token})
+    )
+    # "Known" would be overwritten: the import stops and asks first, saying what it would do.
+    page = asked.content.decode()
+    assert "This file changes 1 client already in your list" in page
+    assert "1 client created" in page and "<td>5</td>" in page
+    assert not Client.objects.filter(owner=owner, email="new@example.org").exists()
+    apply = re.search(r'action="(/admin/mailings/jobs/apply/\d+/)"', page).group(1)
+    response = through_worker(client, apply)
 
     html = response.content.decode()
     assert response.status_code == 200

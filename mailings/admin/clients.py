@@ -3,18 +3,10 @@ JSON search behind the mailing form's client picker."""
 
 from __future__ import annotations
 
-import re
-import shutil
-import time
-import uuid
-from datetime import timedelta
-from pathlib import Path
-
 from django import forms
-from django.conf import settings
-from django.contrib import messages
 from django.db.models import Q
 from django.http import JsonResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
@@ -25,11 +17,12 @@ from wagtail.admin.panels import FieldPanel, ObjectList
 from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, DateColumn
 from wagtail.admin.widgets.button import HeaderButton
 
+from mailings import services
 from mailings.admin import scoped
 from mailings.admin.filters import SEARCHED, ClientFilterSet
 from mailings.admin.forms import ClientForm, ClientImportForm
+from mailings.admin.jobs import busy_message, counts_of, recent_imports
 from mailings.admin.widgets import SHOWN_CHOSEN
-from mailings.importing import ImportFileError, clients_import
 from mailings.models import Client
 from mailings.permissions import policy_for
 
@@ -77,13 +70,12 @@ class ClientIndexView(scoped.IndexView):
 
 
 class ClientImportView(View):
-    """Upload a CSV file; the report lists created, updated, merged and invalid rows. A file
-    that would change clients already stored is first tried without keeping anything, and
-    the changes are shown: applying them takes one more click (the file waits on the server,
-    under a name only its uploader's request can give, for a day)."""
+    """Upload a CSV file: it is stored and imported by a worker (mailings/jobs.py), and the
+    browser goes to the import's page, which follows it and shows the report. A file that
+    would change clients already stored stops before writing anything, and its page lists the
+    changes: applying them takes one more click. One import at a time per user."""
 
     template_name = "mailings/clients/import.html"
-    WAITING_FOR = timedelta(days=1)
 
     def dispatch(self, request, *args, **kwargs):
         if not policy_for(Client).user_has_permission(request.user, "add"):
@@ -98,87 +90,27 @@ class ClientImportView(View):
         return self.render(self.form(initial=initial))
 
     def post(self, request):
-        if "apply" in request.POST:
-            return self.apply(request.POST.get("apply", ""))
         form = self.form(request.POST, request.FILES)
         if not form.is_valid():
             return self.render(form, status=400)
-        upload = form.cleaned_data["file"]
-        into = form.cleaned_data["client_list"]
         try:
-            trial = clients_import(owner=request.user, file=upload, dry_run=True, client_list=into)
-            if trial.changed:
-                token = self.keep(upload)
-                form = self.form(initial={"client_list": into.pk if into else None})
-                return self.render(form, report=trial, waiting=token, into=into)
-            upload.seek(0)
-            report = clients_import(owner=request.user, file=upload, client_list=into)
-        except ImportFileError as exc:
-            form.add_error("file", str(exc))
-            return self.render(form, status=400)
-        return self.done(report)
-
-    def apply(self, token: str):
-        path = self.waiting_path(token)
-        if path is None or not path.exists():
-            messages.error(
-                self.request,
-                _("That import is no longer waiting. Upload the file again."),
+            job = services.import_start(
+                owner=request.user,
+                upload=form.cleaned_data["file"],
+                client_list=form.cleaned_data["client_list"],
             )
-            return self.render(self.form(), status=400)
-        # The list chosen with the file (one of the user's own, or none).
-        chosen = self.request.POST.get("client_list", "")
-        lists = self.form().fields["client_list"].queryset
-        into = lists.filter(pk=chosen).first() if chosen.isdigit() and len(chosen) < 19 else None
-        try:
-            with path.open("rb") as file:
-                report = clients_import(owner=self.request.user, file=file, client_list=into)
-        except ImportFileError as exc:  # the same file read the same way: not expected
-            messages.error(self.request, str(exc))
-            return self.render(self.form(), status=400)
-        finally:
-            path.unlink(missing_ok=True)
-        return self.done(report)
+        except services.ImportBusyError:
+            form.add_error(None, busy_message())
+            return self.render(form, status=409)
+        return redirect("mailings_jobs:inspect", job.pk)
 
-    def done(self, report):
-        messages.success(
-            self.request,
-            _("Import finished: %(created)s created, %(updated)s updated, %(invalid)s invalid.")
-            % {"created": report.created, "updated": report.updated, "invalid": report.invalid},
-        )
-        return self.render(self.form(), report=report)
-
-    def waiting_dir(self) -> Path:
-        return Path(settings.VAR_DIR) / "imports"
-
-    def waiting_path(self, token: str) -> Path | None:
-        """The waiting file of this user for ``token``; None for anything not a token."""
-        if not re.fullmatch(r"[0-9a-f]{32}", token):
-            return None
-        return self.waiting_dir() / f"{self.request.user.pk}-{token}.csv"
-
-    def keep(self, upload) -> str:
-        folder = self.waiting_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        stale = time.time() - self.WAITING_FOR.total_seconds()
-        for old in folder.glob("*.csv"):
-            if old.stat().st_mtime < stale:
-                old.unlink(missing_ok=True)
-        token = uuid.uuid4().hex
-        upload.seek(0)
-        with self.waiting_path(token).open("wb") as file:
-            shutil.copyfileobj(upload, file, 1 << 20)
-        return token
-
-    def render(self, form, report=None, status=200, waiting=None, into=None):
+    def render(self, form, status=200):
         return TemplateResponse(
             self.request,
             self.template_name,
             {
                 "form": form,
-                "report": report,
-                "waiting": waiting,
-                "into": into,
+                "recent": [(job, counts_of(job)) for job in recent_imports(self.request.user)],
                 "index_url": reverse("mailings_clients:index"),
                 "header_icon": "upload",
                 "page_title": _("Import clients"),

@@ -16,6 +16,7 @@ from wagtail.permissions import policy_registry
 
 from mailings import bounces, schedule, senders
 from mailings.admin.widgets import ClientChoiceField
+from mailings.importing import ImportFileError, check_header
 from mailings.models import Client, ClientList, Mailing, Message, Sender
 from mailings.permissions import policy_for
 from site_config import zones
@@ -333,7 +334,8 @@ class MailingForm(OwnedForm):
 
 
 class ClientImportForm(forms.Form):
-    max_bytes = 50 * 1024 * 1024
+    # A million clients with names and comments: about 60 MB.
+    max_bytes = 200 * 1024 * 1024
 
     file = forms.FileField(
         label=_("CSV file"),
@@ -357,4 +359,8 @@ class ClientImportForm(forms.Form):
             raise forms.ValidationError(
                 _("The file is larger than %(limit)s MB.") % {"limit": self.max_bytes // 2**20}
             )
+        try:
+            check_header(upload)
+        except ImportFileError as exc:
+            raise forms.ValidationError(str(exc)) from None
         return upload

@@ -91,6 +91,9 @@ class CountingPaginator(WagtailPaginator):
             "mailings.delivery": lambda n: ngettext(
                 "%(count)s failed delivery", "%(count)s failed deliveries", n
             ),
+            "mailings.job": lambda n: ngettext(
+                "%(count)s import or export", "%(count)s imports and exports", n
+            ),
         }.get(self.model._meta.label_lower if self.model else "")
         if counted is None:
             return super().items_count_label

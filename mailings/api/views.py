@@ -21,7 +21,7 @@ from rest_framework import exceptions, mixins, permissions, serializers, status,
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from mailings import importing, services
+from mailings import services, upserting
 from mailings.api import serializers as api
 from mailings.models import (
     Attempt,
@@ -149,14 +149,14 @@ class ClientViewSetBulk:
                 good.append(entry)
                 indices.append(index)
                 continue
-        done = importing.clients_upsert(owner=request.user, entries=good)
+        done = upserting.clients_upsert(owner=request.user, entries=good)
         results = [None] * len(body)
         for index, outcome in zip(indices, done, strict=True):
             outcome.index = index
             results[index] = outcome
         for index, reason in refused.items():
             email = body[index].get("email", "") if isinstance(body[index], dict) else ""
-            results[index] = importing.Upserted(index, str(email)[:254], "invalid", error=reason)
+            results[index] = upserting.Upserted(index, str(email)[:254], "invalid", error=reason)
         counts = {kind: 0 for kind in ("created", "updated", "merged", "invalid")}
         for outcome in results:
             counts[outcome.result] += 1

@@ -234,6 +234,9 @@ MAILINGS_SENDER_DOMAINS = [d.lower().rstrip(".") for d in env_list("MAILINGS_SEN
 # Audiences (docs/audiences.md): soft bounces in a row that make a client bounced; sign-ups
 # through a list's form per address and per IP an hour; days a confirmation link works.
 MAILINGS_SOFT_BOUNCE_LIMIT = env_int("MAILINGS_SOFT_BOUNCE_LIMIT", 3)
+# Exports of this many rows or more are written by a worker, with a download link when
+# ready (docs/jobs.md); smaller ones are answered at once.
+MAILINGS_EXPORT_IN_BACKGROUND_FROM = env_int("MAILINGS_EXPORT_IN_BACKGROUND_FROM", 10_000)
 SUBSCRIBE_LIMIT_PER_HOUR = env_int("SUBSCRIBE_LIMIT_PER_HOUR", 3)
 SUBSCRIBE_IP_LIMIT_PER_HOUR = env_int("SUBSCRIBE_IP_LIMIT_PER_HOUR", 20)
 SUBSCRIBE_CONFIRMATION_DAYS = env_int("SUBSCRIBE_CONFIRMATION_DAYS", 7)

@@ -51,6 +51,7 @@ MAILINGS_WORK_BUDGET = 60
 MAILINGS_PARALLELISM = 2
 MAILINGS_BREAKER_THRESHOLD = 5
 MAILINGS_BREAKER_COOLDOWN = 60
+MAILINGS_EXPORT_IN_BACKGROUND_FROM = 10_000
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Keep the test suite's cache entries and tasks apart from a running service sharing the

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from accounts.models import User
-from mailings.models import Attempt, Client, ClientList, Delivery, Mailing, Membership, Message
+from mailings.models import (
+    Attempt,
+    Client,
+    ClientList,
+    Delivery,
+    Job,
+    Mailing,
+    Membership,
+    Message,
+)
 
 
 def snapshot() -> dict[str, list[dict]]:
@@ -19,4 +28,5 @@ def snapshot() -> dict[str, list[dict]]:
         "lists": list(ClientList.objects.values().order_by("pk")),
         "memberships": list(Membership.objects.values().order_by("pk")),
         "mailing lists": list(Mailing.lists.through.objects.values().order_by("pk")),
+        "jobs": list(Job.objects.values().order_by("pk")),
     }
