@@ -3,7 +3,9 @@
 100,000 clients sent to ``POST /api/v1/clients/bulk/`` in batches of 1,000 (in-process
 requests through Django's test client, with a Bearer token: routing, authentication,
 throttling, parsing and the response included), and the same rows imported from a CSV file by
-the admin's import (``importing.clients_import``), in the same run of this script. Prints
+the admin's import as it was when the API came (``upserting.clients_import_by_chunks``: the
+same ORM code as the upsert; the staged import of issue 20 is measured by
+bench/import_clients.py), in the same run of this script. Prints
 rows per second for each, their ratio, and the statements of the first and the last batch.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailing .venv/bin/python bench/api_upsert.py
@@ -54,7 +56,7 @@ def through_the_api(owner, entries: list[dict]) -> tuple[float, list[int]]:
 
 
 def through_the_import(owner, entries: list[dict], folder: Path) -> float:
-    from mailings.importing import clients_import
+    from mailings.upserting import clients_import_by_chunks
 
     path = folder / "clients.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -63,7 +65,7 @@ def through_the_import(owner, entries: list[dict], folder: Path) -> float:
         writer.writerows(entries)
     started = time.perf_counter()
     with path.open("rb") as handle:
-        report = clients_import(owner=owner, file=handle)
+        report = clients_import_by_chunks(owner=owner, file=handle)
     assert report.created == len(entries), report
     return time.perf_counter() - started
 

@@ -16,7 +16,7 @@ from wagtail.users.models import UserProfile
 
 from e2e.helpers import log_in
 from mailings import services
-from mailings.models import Attempt, ClientList, Delivery, Mailing, Membership, Sender
+from mailings.models import Attempt, ClientList, Delivery, Job, Mailing, Membership, Sender
 from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -161,6 +161,81 @@ def world():
     Membership.objects.create(client_list=customers, client=client)
     mailing.lists.add(customers)
     manager = UserFactory(role="Managers", email="max@example.ru")
+    now = timezone.now()
+    imported = Job.objects.create(
+        owner=owner,
+        kind="import",
+        state="done",
+        name="клиенты-из-старой-системы.csv",
+        client_list=customers,
+        rows=12_503,
+        created=12_001,
+        updated=380,
+        merged=100,
+        invalid=22,
+        report={
+            "errors": [
+                [14, "«ivan@» — некорректный адрес e-mail"],
+                [220, "полное имя не указано"],
+            ],
+            "errors_truncated": False,
+            "ignored_columns": ["Телефон"],
+            "encoding": "cp1251",
+            "changes": [],
+        },
+        finished_at=now,
+    )
+    review = Job.objects.create(
+        owner=owner,
+        kind="import",
+        state="review",
+        name="update.csv",
+        rows=3,
+        created=1,
+        updated=2,
+        changed=2,
+        report={
+            "errors": [],
+            "ignored_columns": [],
+            "encoding": "utf-8",
+            "changes": [
+                ["olga@example.ru", "full_name", "Ольга", "Ольга Иванова"],
+                ["petr@example.ru", "comment", "", "постоянный покупатель"],
+            ],
+        },
+        finished_at=now,
+        expires_at=now + timedelta(days=1),
+    )
+    running = Job.objects.create(
+        owner=owner,
+        kind="import",
+        state="running",
+        name="big.csv",
+        size=1000,
+        done_bytes=400,
+        rows=250_000,
+        invalid=12,
+    )
+    exported = Job.objects.create(
+        owner=owner,
+        kind="export",
+        state="done",
+        name="clients.xlsx",
+        rows=25_000,
+        total=25_000,
+        params={"format": "xlsx"},
+        finished_at=now,
+        expires_at=now + timedelta(days=1),
+    )
+    manager_export = Job.objects.create(
+        owner=manager,
+        kind="export",
+        state="running",
+        name="mailings.csv",
+        rows=4_000,
+        total=12_000,
+        params={"format": "csv"},
+    )
     user_pages = [
         "/admin/",
         "/admin/mailings/clients/",
@@ -195,6 +270,11 @@ def world():
         "/admin/mailings/attempts/",
         f"/admin/mailings/attempts/inspect/{run.pk}/",
         "/admin/mailings/failed-deliveries/",
+        "/admin/mailings/jobs/",
+        f"/admin/mailings/jobs/inspect/{imported.pk}/",
+        f"/admin/mailings/jobs/inspect/{review.pk}/",
+        f"/admin/mailings/jobs/inspect/{running.pk}/",
+        f"/admin/mailings/jobs/inspect/{exported.pk}/",
         "/admin/account/",
     ]
     manager_pages = [
@@ -205,6 +285,7 @@ def world():
         "/admin/mailings/attempts/",
         f"/admin/mailings/attempts/inspect/{run.pk}/",
         "/admin/mailings/failed-deliveries/",
+        f"/admin/mailings/jobs/inspect/{manager_export.pk}/",
         "/admin/accounts/users/",
         f"/admin/accounts/users/{owner.pk}/block/",
         "/admin/users/",  # not his: the "not allowed" page

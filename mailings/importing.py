@@ -167,6 +167,8 @@ def clients_import(
                 if progress:
                     progress(read + report.invalid, report.invalid, file.tell(), False)
         sql.stage_rows(staged)
+        if progress:
+            progress(read + report.invalid, report.invalid, file.tell(), False)
         with transaction.atomic():
             if progress:
                 progress(read + report.invalid, report.invalid, file.tell(), True)

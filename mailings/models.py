@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import formats, timezone
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from wagtail.fields import StreamField
 from wagtail.models.audit_log import BaseLogEntry, BaseLogEntryManager
@@ -698,18 +698,18 @@ class Job(models.Model):
     the media root: it is read and written through the permission policy only."""
 
     class Kind(models.TextChoices):
-        IMPORT = "import", _("Import")
-        EXPORT = "export", _("Export")
+        IMPORT = "import", pgettext_lazy("job kind", "Import")
+        EXPORT = "export", pgettext_lazy("job kind", "Export")
 
     class State(models.TextChoices):
-        QUEUED = "queued", _("Waiting")
-        RUNNING = "running", _("Running")
+        QUEUED = "queued", pgettext_lazy("job state", "Waiting")
+        RUNNING = "running", pgettext_lazy("job state", "Running")
         # An import that would change clients already stored: nothing was written; it runs
         # again, for real, once its owner has seen the changes and applied them.
-        REVIEW = "review", _("Waiting for your review")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-        EXPIRED = "expired", _("Expired")
+        REVIEW = "review", pgettext_lazy("job state", "Waiting for your review")
+        DONE = "done", pgettext_lazy("job state", "Done")
+        FAILED = "failed", pgettext_lazy("job state", "Failed")
+        EXPIRED = "expired", pgettext_lazy("job state", "Expired")
 
     BUSY = (State.QUEUED, State.RUNNING)
 
@@ -771,7 +771,13 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.name}"
+        # Not the file's name, which may be in another language than the reader's.
+        return _("%(kind)s of %(date)s") % {
+            "kind": self.get_kind_display(),
+            "date": formats.date_format(
+                timezone.localtime(self.created_at or timezone.now()), "DATETIME_FORMAT"
+            ),
+        }
 
     @property
     def finished(self) -> bool:

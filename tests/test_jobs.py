@@ -103,11 +103,17 @@ def test_a_runs_deliveries_and_the_failed_deliveries_export_as_jobs(
         DeliveryFactory(attempt=attempt, email=f"d{n}@example.org", status="failed")
     settings.MAILINGS_EXPORT_IN_BACKGROUND_FROM = 2
 
+    for hours in (1, 2):
+        AttemptFactory(
+            mailing=attempt.mailing, scheduled_for=timezone.now() - timedelta(hours=hours)
+        )
     run = committed(client.get, f"/admin/mailings/attempts/inspect/{attempt.pk}/?export=csv")
     failed = committed(client.get, "/admin/mailings/failed-deliveries/?export=csv")
-    run_job, failed_job = Job.objects.order_by("pk")
+    runs = committed(client.get, "/admin/mailings/attempts/?export=xlsx")
+    run_job, failed_job, runs_job = Job.objects.order_by("pk")
 
-    assert run.status_code == failed.status_code == 302
+    assert run.status_code == failed.status_code == runs.status_code == 302
+    assert runs_job.name == "attempts.xlsx" and runs_job.rows == 3
     assert run_job.name == f"run-{attempt.pk}-deliveries.csv" and run_job.rows == 4
     assert failed_job.name == "failed-deliveries.csv" and failed_job.rows == 4
     run_rows = csv_rows(b"".join(client.get(f"/admin/mailings/jobs/download/{run_job.pk}/")))

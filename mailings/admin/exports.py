@@ -21,7 +21,7 @@ from django.http import FileResponse
 from django.shortcuts import redirect
 from django.utils import timezone, translation
 from django.utils.formats import number_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from wagtail.admin.views.mixins import ExcelDateFormatter
 
 from mailings import jobs, services
@@ -94,7 +94,11 @@ def export_in_background(request, *, total: int, name: str):
     )
     messages.info(
         request,
-        gettext("The export of %(count)s rows is being written; download it from this page.")
+        ngettext(
+            "The export of %(count)s row is being written; download it from this page.",
+            "The export of %(count)s rows is being written; download it from this page.",
+            total,
+        )
         % {"count": number_format(total, force_grouping=True)},
     )
     return redirect("mailings_jobs:inspect", job.pk)

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
-from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
@@ -28,16 +28,22 @@ RECENT = 10  # imports listed on the import page
 def counts_of(job: Job) -> str:
     """What the job has done so far, in words, for its page and the listing."""
     if job.kind == Job.Kind.EXPORT:
-        return _gettext("%(rows)s of %(total)s rows written") % {
+        return ngettext(
+            "%(rows)s of %(total)s row written", "%(rows)s of %(total)s rows written", job.total
+        ) % {
             "rows": number_format(job.rows, force_grouping=True),
             "total": number_format(job.total, force_grouping=True),
         }
-    if job.state in (Job.State.QUEUED, Job.State.RUNNING):
-        return _gettext("%(rows)s rows read, %(invalid)s invalid") % {
+    if job.state not in (Job.State.DONE, Job.State.REVIEW):
+        return ngettext(
+            "%(rows)s row read, %(invalid)s invalid",
+            "%(rows)s rows read, %(invalid)s invalid",
+            job.rows,
+        ) % {
             "rows": number_format(job.rows, force_grouping=True),
             "invalid": number_format(job.invalid, force_grouping=True),
         }
-    return _gettext(
+    return gettext(
         "%(created)s created, %(updated)s updated, %(merged)s merged, %(invalid)s invalid"
     ) % {
         name: number_format(getattr(job, name), force_grouping=True)
@@ -47,10 +53,16 @@ def counts_of(job: Job) -> str:
 
 def situation_of(job: Job) -> str:
     if job.state == Job.State.RUNNING and job.kind == Job.Kind.IMPORT and job.percent >= 90:
-        return _gettext("merging into your clients")
+        return gettext("merging into your clients")
     if job.state == Job.State.QUEUED and job.tries:
-        return _gettext("starting again after the worker stopped")
+        return gettext("starting again after the worker stopped")
     return ""
+
+
+class FileNameColumn(TitleColumn):
+    """The file's name, linked to its job, marked as a name rather than words to translate."""
+
+    cell_template_name = "mailings/tables/file_name_cell.html"
 
 
 def visible_jobs(user):
@@ -144,7 +156,7 @@ class JobApplyView(JobView):
     def post(self, request):
         job = self.job
         if job.kind != Job.Kind.IMPORT or job.state != Job.State.REVIEW:
-            messages.error(request, _gettext("That import is no longer waiting for review."))
+            messages.error(request, gettext("That import is no longer waiting for review."))
             return redirect("mailings_jobs:inspect", job.pk)
         try:
             services.import_apply(job=job)
@@ -154,7 +166,7 @@ class JobApplyView(JobView):
 
 
 def busy_message() -> str:
-    return _gettext(
+    return gettext(
         "Another import of yours is still running: this one can start when it has finished."
     )
 
@@ -167,7 +179,7 @@ class JobViewSet(scoped.ReadOnlyModelViewSet):
     url_namespace = "mailings_jobs"
     inspect_view_class = JobInspectView
     list_display = [
-        TitleColumn("name", label=_("File"), url_name="mailings_jobs:inspect"),
+        FileNameColumn("name", label=_("File"), url_name="mailings_jobs:inspect"),
         Column("get_kind_display", label=_("Kind"), sort_key="kind"),
         StatusTagColumn(
             "get_state_display",
