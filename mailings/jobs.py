@@ -256,7 +256,10 @@ def sweep(now=None) -> list[int]:
                 again.append(job.pk)
     for job in Job.objects.filter(expires_at__lt=now).exclude(state=Job.State.EXPIRED):
         _remove_file(job)
-        Job.objects.filter(pk=job.pk).update(state=Job.State.EXPIRED)
+        if job.state in (Job.State.DONE, Job.State.REVIEW):  # its file was the point
+            Job.objects.filter(pk=job.pk, state=job.state).update(state=Job.State.EXPIRED)
+        else:  # a failed job keeps saying why
+            Job.objects.filter(pk=job.pk).update(expires_at=None)
     return again
 
 

@@ -282,6 +282,9 @@ def test_the_sweep_restarts_a_job_whose_worker_stopped_then_gives_up(client, own
     assert stuck.state == "failed" and "nothing was changed" in stuck.error
     assert Client.objects.filter(owner=owner).count() == 1
     assert list(files.iterdir()) == []
+    jobs.sweep(later + jobs.KEPT + timedelta(minutes=1))  # a day on, it still says why
+    stuck.refresh_from_db()
+    assert stuck.state == "failed" and "nothing was changed" in stuck.error
 
 
 def test_an_export_s_file_is_removed_after_a_day(client, owner, settings, files, committed):
@@ -343,3 +346,17 @@ def test_apply_on_an_import_that_is_not_waiting_says_so(client, owner, files, th
     assert "1 client created" in page.content.decode()
     assert "no longer waiting" in again
     assert re.search(r"data-job-state=\"done\"", again)
+
+
+def test_with_the_broker_down_an_import_waits_and_the_sweep_hands_it_out_again(
+    client, owner, files, broker_down, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/mailings/clients/import/", {"file": upload("email,name\na@x.org,A\n")}
+        )
+    job = Job.objects.get()
+
+    assert response.status_code == 302 and job.state == "queued"
+    assert jobs.sweep() == []  # within its lease: a worker may still be about to take it
+    assert jobs.sweep(timezone.now() + jobs.LEASE + timedelta(seconds=1)) == [job.pk]

@@ -229,18 +229,19 @@ def test_two_schedulers_create_no_duplicate_runs(smtp_server, tmp_path):
 
 
 def test_a_server_slower_than_the_lease_gets_each_message_once(smtp_server, tmp_path):
-    # 0.05 s a message and chunks of 100: a chunk takes 5 s, longer than the 4 s lease. The
+    # 0.05 s a message and chunks of 200: a chunk takes 10 s, longer than the 8 s lease. The
     # tick hands the run out again every second it finds the lease gone; the workers renew
     # their leases as they send, so no delivery goes to a second worker while the first
-    # holds it.
+    # holds it. (A worker stalled for two thirds of a lease may send one message twice,
+    # docs/sending.md: with a 4 s lease, a busy CI machine stalled one that long.)
     smtp_server.message_delay = 0.05
-    recipients = 200
+    recipients = 400
     with Stack(
         smtp_server,
         tmp_path,
-        MAILINGS_LEASE_SECONDS=4,
+        MAILINGS_LEASE_SECONDS=8,
         EMAIL_TIMEOUT=1,
-        MAILINGS_CHUNK_SIZE=100,
+        MAILINGS_CHUNK_SIZE=200,
         MAILINGS_PARALLELISM=2,
     ) as stack:
         stack.worker()
