@@ -10,12 +10,10 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.formats import number_format
-from django.utils.functional import cached_property
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
-from wagtail.admin.widgets.button import HeaderButton
 
 from mailings import jobs, services
 from mailings.admin import scoped
@@ -75,21 +73,6 @@ def recent_imports(user):
 
 class JobInspectView(scoped.InspectView):
     template_name = "mailings/jobs/inspect.html"
-
-    @cached_property
-    def header_buttons(self):
-        job = self.object
-        buttons = super().header_buttons
-        if job.kind == Job.Kind.EXPORT and job.state == Job.State.DONE:
-            buttons = [
-                *buttons,
-                HeaderButton(
-                    _("Download"),
-                    url=reverse("mailings_jobs:download", args=[job.pk]),
-                    icon_name="download",
-                ),
-            ]
-        return buttons
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
