@@ -119,6 +119,12 @@ class Client(models.Model):
         verbose_name = _("client")
         verbose_name_plural = _("clients")
         ordering = ["full_name", "email"]
+        indexes = [
+            # The listing's order within one owner's clients: a page deep in a million
+            # clients reads its rows from the index instead of sorting them all (issue 25).
+            models.Index(fields=["owner", "full_name", "email"], name="mailings_client_listing"),
+            models.Index(fields=["owner", "updated_at"], name="mailings_client_updated"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 F("owner"),
@@ -643,6 +649,12 @@ class Delivery(models.Model):
             # A claim reads a run's next pending deliveries in id order straight from this
             # index, without sorting all of them (docs/benchmarks.md).
             models.Index(fields=["attempt", "status", "id"], name="mailings_delivery_queue"),
+            # The failed-deliveries report: 3 % of the deliveries, found without a scan.
+            models.Index(
+                fields=["attempt"],
+                condition=Q(status="failed"),
+                name="mailings_delivery_failed",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -125,7 +125,7 @@ class AttemptInspectView(scoped.InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         deliveries, status = self.deliveries()
-        shown = paging.listed(self.request, deliveries, search=("email",), per_page=100)
+        shown = paging.listed(self.request, deliveries, search=("email",), per_page=50)
         export = self.request.GET.copy()
         export.pop("p", None)
         export["export"] = "csv"
