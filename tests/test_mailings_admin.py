@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mailings.models import Attempt, Client, Mailing, Message
@@ -419,3 +421,19 @@ def test_the_updated_column_shows_when_a_row_was_changed(client, listing):
     cells = re.findall(r'<td class="updated">(.*?)</td>', html, re.S)
     assert len(cells) == 1
     assert "3" in cells[0] and "day" in cells[0]
+
+
+def test_the_mailings_listing_does_not_count_each_mailing_s_clients(client, owner):
+    # Issue 25: that count, beside the runs' totals, was grouped by and run again for every
+    # joined run (7.5 s for 200 mailings of a million clients); the listing never shows it.
+    mailing = MailingFactory(owner=owner, clients=ClientFactory.create_batch(3, owner=owner))
+    through = connection.ops.quote_name(Mailing.clients.through._meta.db_table)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/admin/mailings/mailings/?ordering=-runs")
+    listing = [query["sql"] for query in queries.captured_queries]  # before the next request
+    inspect = client.get(f"/admin/mailings/mailings/inspect/{mailing.pk}/").content.decode()
+
+    assert response.status_code == 200 and len(listing) > 3
+    assert [sql for sql in listing if through in sql] == []
+    assert 'data-stat="recipients">3<' in inspect

@@ -227,7 +227,9 @@ class MailingInspectView(scoped.InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         mailing = self.object
-        context["stats"] = stats = with_stats(Mailing.objects.filter(pk=mailing.pk)).get()
+        context["stats"] = stats = with_stats(
+            Mailing.objects.filter(pk=mailing.pk), recipients=True
+        ).get()
         context["status_label"] = status_label(mailing, stats.last_run_status)
         if stats.last_run_status:  # its label, in the reader's language
             stats.last_run_status = Attempt.Status(stats.last_run_status).label
