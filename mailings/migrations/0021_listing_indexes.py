@@ -8,23 +8,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailings', '0020_jobs'),
+        ("mailings", "0020_jobs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['owner', 'full_name', 'email'], name='mailings_client_listing'),
+            model_name="client",
+            index=models.Index(
+                fields=["owner", "full_name", "email"], name="mailings_client_listing"
+            ),
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['owner', 'updated_at'], name='mailings_client_updated'),
+            model_name="client",
+            index=models.Index(fields=["owner", "updated_at"], name="mailings_client_updated"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('status', 'failed')), fields=['attempt'], name='mailings_delivery_failed'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("status", "failed")),
+                fields=["attempt"],
+                name="mailings_delivery_failed",
+            ),
         ),
     ]
