@@ -34,6 +34,12 @@ def _beat_schedule() -> dict:
             "schedule": float(settings.MAILINGS_BOUNCE_INTERVAL),
             "options": {"expires": float(settings.MAILINGS_BOUNCE_INTERVAL)},
         },
+        # The home page's counters, computed here rather than in a visitor's request.
+        "refresh-home-counters": {
+            "task": "home.tasks.refresh_counters",
+            "schedule": float(settings.HOME_COUNTERS_TTL),
+            "options": {"expires": float(settings.HOME_COUNTERS_TTL)},
+        },
         # Imports and exports whose worker stopped, queued again; files past their day removed.
         "sweep-jobs": {
             "task": "mailings.tasks.sweep_jobs",

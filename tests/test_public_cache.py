@@ -16,8 +16,9 @@ from wagtail.models import Page
 from blog import view_counter
 from blog.cards import CARDS_KEY
 from blog.models import BlogPage
+from home import counters
 from home.counters import COUNTERS_KEY
-from mailings.models import Client, Mailing, Message
+from mailings.models import Client, ClientList, Mailing, Membership, Message
 from site_config.public_cache import generation
 from tests.factories import ClientFactory, MailingFactory, UserFactory
 from tests.support.cache import clear_cache
@@ -168,13 +169,50 @@ def test_counters_count_mailings_active_ones_and_unique_addresses(client, blog):
     ann_again = ClientFactory(owner=other_owner, email="ANN@example.org")
     running = MailingFactory(owner=owner, clients=[ann])
     Mailing.objects.filter(pk=running.pk).update(status="running")
-    MailingFactory(owner=other_owner, clients=[ann_again], is_enabled=False)
+    stopped = MailingFactory(owner=other_owner, clients=[ann_again], is_enabled=False)
+    # Reached through a list, not by hand; and someone in no mailing's list is not counted.
+    readers = ClientList.objects.create(owner=other_owner, name="Readers")
+    bob = ClientFactory(owner=other_owner, email="bob@example.org")
+    Membership.objects.create(client_list=readers, client=bob)
+    stopped.lists.add(readers)
+    nobody = ClientList.objects.create(owner=owner, name="Nobody's")
+    Membership.objects.create(client_list=nobody, client=ClientFactory(owner=owner))
 
+    before = re.sub(r"<!--/?live[^>]*-->", "", client.get("/").content.decode())
+    assert counters.refresh() == {"mailings": 2, "active": 1, "clients": 2}
+    clear_cache()
     html = re.sub(r"<!--/?live[^>]*-->", "", client.get("/").content.decode())
 
+    assert 'data-counter="mailings">0<' in before  # nothing computed yet: no aggregate
     assert 'data-counter="mailings">2<' in html
     assert 'data-counter="active">1<' in html
-    assert 'data-counter="clients">1<' in html
+    assert 'data-counter="clients">2<' in html
+
+
+def test_a_cold_home_page_costs_a_visitor_no_aggregate(client, blog):
+    owner = UserFactory()
+    MailingFactory(owner=owner, clients=ClientFactory.create_batch(3, owner=owner))
+    counters.refresh()
+    clear_cache()
+
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get("/").content.decode()
+    statements = [query["sql"] for query in queries.captured_queries]
+
+    assert 'data-counter="clients">3<' in re.sub(r"<!--/?live[^>]*-->", "", html)
+    touched = [sql for sql in statements if re.search(r"mailings_(client|delivery|mailing)", sql)]
+    assert touched == []
+    assert not [sql for sql in statements if "COUNT(" in sql.upper()]
+
+
+def test_one_process_at_a_time_computes_the_counters(blog):
+    cache.add(counters.REFRESHING_KEY, 1, timeout=60)  # another process is at it
+
+    with CaptureQueriesContext(connection) as queries:
+        assert counters.refresh() is None
+    assert queries.captured_queries == []
+    cache.delete(counters.REFRESHING_KEY)
+    assert counters.refresh() == {"mailings": 0, "active": 0, "clients": 0}
 
 
 def test_signed_in_editors_neither_read_nor_fill_the_cache(client, blog):

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from accounts.demo import seed_demo_users
 from blog.demo import seed_demo_blog
+from home import counters
 from mailings.demo import seed_demo_mailings
 
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
             users = seed_demo_users()
             blog = seed_demo_blog()
             mailings = seed_demo_mailings()
+        counters.refresh()  # the home page's figures, before the beat's first tick
 
         created_users = sum(1 for _, created in users if created)
         self.stdout.write(
