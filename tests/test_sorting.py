@@ -74,3 +74,37 @@ def test_every_sortable_column_of_every_listing_answers(people, who):
                 tried += 1
     print(f"\n{who}: {tried} orderings answered")
     assert tried >= 10, tried
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        "/admin/mailings/clients/",
+        "/admin/mailings/mailings/",
+        "/admin/mailings/attempts/",
+        "/admin/mailings/failed-deliveries/",
+        "/admin/mailings/messages/",
+    ],
+)
+def test_a_listing_of_every_owner_s_rows_takes_the_same_queries_for_3_owners_and_for_12(
+    listing,
+):
+    """The Owner column's owners come with the rows (issue 25: about 50 more queries for a
+    manager's or a superuser's page)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    browser = Browser()
+    browser.force_login(SuperuserFactory())
+
+    def owners(count: int) -> int:
+        for _ in range(count):
+            owner = UserFactory(role="Users")
+            client = ClientFactory(owner=owner)
+            attempt = AttemptFactory(mailing=MailingFactory(owner=owner, clients=[client]))
+            DeliveryFactory(attempt=attempt, client=client, status="failed")
+        with CaptureQueriesContext(connection) as queries:
+            assert browser.get(listing).status_code == 200
+        return len(queries.captured_queries)
+
+    assert owners(3) == owners(9)

@@ -104,7 +104,11 @@ class IndexView(SafeCSVExportMixin, ScopedMixin, generic.IndexView):
     paginator_class = CountingPaginator
 
     def get_base_queryset(self):
-        return self.scoped_queryset()
+        rows = self.scoped_queryset()
+        if self.policy.sees_every_owner(self.request.user):
+            # The Owner column: loaded with the rows, not one query per row (issue 25).
+            rows = rows.select_related(self.policy.owner_path)
+        return rows
 
     @cached_property
     def add_item_label(self):
