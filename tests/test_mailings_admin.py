@@ -437,3 +437,28 @@ def test_the_mailings_listing_does_not_count_each_mailing_s_clients(client, owne
     assert response.status_code == 200 and len(listing) > 3
     assert [sql for sql in listing if through in sql] == []
     assert 'data-stat="recipients">3<' in inspect
+
+
+def test_the_client_picker_offers_what_the_mailing_form_accepts(client):
+    # Issue 25: a superuser's picker searched every user's clients, which the form then
+    # refused; it offers the mailing owner's.
+    alice, bob = UserFactory(role="Users"), UserFactory(role="Users")
+    ClientFactory(owner=alice, email="ann@alice.example", full_name="Ann")
+    ClientFactory(owner=bob, email="ann@bob.example", full_name="Ann")
+    mailing = MailingFactory(owner=alice)
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(admin)
+
+    form = client.get(f"/admin/mailings/mailings/edit/{mailing.pk}/").content.decode()
+    url = re.search(r'data-search-url="([^"]+)"', form).group(1).replace("&amp;", "&")
+    found = client.get(url + "&q=ann").json()  # (data= would replace the URL's query)
+    own = client.get("/admin/mailings/clients/search/", {"q": "ann"}).json()
+    client.force_login(bob)
+    stranger = client.get(url + "&q=ann").json()
+    garbage = client.get("/admin/mailings/clients/search/", {"q": "ann", "owner": "x" * 30})
+
+    assert url == f"/admin/mailings/clients/search/?owner={alice.pk}"
+    assert [row["label"] for row in found["results"]] == ["Ann <ann@alice.example>"], found
+    assert own["total"] == 0  # the superuser has no clients of their own
+    assert stranger["total"] == 0  # bob may not search alice's clients
+    assert garbage.status_code == 200 and garbage.json()["total"] == 1  # bob's own

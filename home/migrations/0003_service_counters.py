@@ -4,24 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('home', '0002_create_homepage'),
+        ("home", "0002_create_homepage"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ServiceCounters',
+            name="ServiceCounters",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mailings', models.PositiveBigIntegerField(default=0)),
-                ('active', models.PositiveBigIntegerField(default=0)),
-                ('clients', models.PositiveBigIntegerField(default=0)),
-                ('computed_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("mailings", models.PositiveBigIntegerField(default=0)),
+                ("active", models.PositiveBigIntegerField(default=0)),
+                ("clients", models.PositiveBigIntegerField(default=0)),
+                ("computed_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'service counters',
-                'verbose_name_plural': 'service counters',
+                "verbose_name": "service counters",
+                "verbose_name_plural": "service counters",
             },
         ),
     ]

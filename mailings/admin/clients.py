@@ -125,7 +125,14 @@ class ClientSearchView(View):
     ``ADD_ALL_LIMIT``) and the first ones the picker shows by name."""
 
     def get(self, request):
-        clients = policy_for(Client).instances_user_has_any_permission_for(request.user, ["change"])
+        # The clients of the mailing's owner (``?owner=``, the form's), or the user's own:
+        # what the mailing form accepts, among those the user may change.
+        policy = policy_for(Client)
+        owner = request.GET.get("owner", "")
+        whose = int(owner) if owner.isdigit() and len(owner) < 19 else request.user.pk
+        clients = policy.instances_user_has_any_permission_for(request.user, ["change"]) & (
+            policy.instances_owned_by(whose)
+        )
         query = request.GET.get("q", "").strip()
         if "\x00" in query:  # PostgreSQL refuses NUL in text: not a search anyone types
             return JsonResponse({"error": _("The search contains a NUL character.")}, status=400)

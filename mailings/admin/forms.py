@@ -243,6 +243,7 @@ class MailingForm(OwnedForm):
         # hand-made POST is "not one of the available choices", not a silent link.
         self.fields["message"].queryset = self.owners(Message)
         self.fields["clients"].queryset = self.owners(Client)
+        self.fields["clients"].widget.owner_id = getattr(self.owner, "pk", None)
         self.fields["lists"].queryset = self.owners(ClientList)
         self.fields["lists"].help_text = _(
             "Each run goes to whoever is in these lists when it starts, and to the clients "

@@ -38,6 +38,9 @@ class ClientPicker(forms.SelectMultiple):
     def __init__(self, *, search_url_name: str, attrs=None) -> None:
         super().__init__(attrs)
         self.search_url_name = search_url_name
+        # Whose clients the search offers: the mailing's owner's, which are what the form
+        # accepts (a superuser editing another user's mailing searches that user's).
+        self.owner_id: int | None = None
 
     def value_from_datadict(self, data, files, name):
         values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name) or ""]
@@ -59,7 +62,8 @@ class ClientPicker(forms.SelectMultiple):
         if queryset is not None and shown:
             labels = {str(client.pk): str(client) for client in queryset.filter(pk__in=shown)}
         context["widget"].update(
-            search_url=reverse(self.search_url_name),
+            search_url=reverse(self.search_url_name)
+            + (f"?owner={int(self.owner_id)}" if self.owner_id else ""),
             ids=",".join(ids),
             labels=labels,
             shown_chosen=SHOWN_CHOSEN,

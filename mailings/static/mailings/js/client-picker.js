@@ -72,7 +72,7 @@
 
         function search(all) {
             var q = query.value.trim();
-            var url = searchUrl + '?q=' + encodeURIComponent(q) + (all ? '&all=1' : '');
+            var url = searchUrl + (searchUrl.indexOf('?') < 0 ? '?' : '&') + 'q=' + encodeURIComponent(q) + (all ? '&all=1' : '');
             return fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
                 .then(function (response) {
                     if (!response.ok) throw new Error(response.status);
