@@ -462,3 +462,29 @@ def test_the_client_picker_offers_what_the_mailing_form_accepts(client):
     assert own["total"] == 0  # the superuser has no clients of their own
     assert stranger["total"] == 0  # bob may not search alice's clients
     assert garbage.status_code == 200 and garbage.json()["total"] == 1  # bob's own
+
+
+def test_a_mailing_s_page_reads_a_page_of_its_clients_not_all_of_them(client, owner):
+    # Issue 25: Wagtail built a string of every client for a field list the page never shows.
+    mailing = MailingFactory(owner=owner)
+    url = f"/admin/mailings/mailings/inspect/{mailing.pk}/"
+
+    def fetched(count: int) -> tuple[int, int]:
+        mailing.clients.add(*ClientFactory.create_batch(count, owner=owner))
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url).content.decode()
+        rows = [q["sql"] for q in queries.captured_queries]
+        unbounded = [
+            sql
+            for sql in rows
+            if "mailings_client" in sql
+            and "LIMIT" not in sql
+            and "COUNT(" not in sql.upper()
+            and "EXISTS" not in sql.upper()
+        ]
+        return len(rows), page.count("@example"), len(unbounded)
+
+    few, many = fetched(5), fetched(120)
+    assert few[0] == many[0]
+    assert many[1] <= 60  # a page of 50 clients, not 125
+    assert many[2] == 0

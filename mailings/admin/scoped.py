@@ -190,6 +190,14 @@ class InspectView(ScopedMixin, generic.InspectView):
     def get_object(self, queryset=None):
         return get_object_or_404(self.scoped_queryset(), pk=unquote(str(self.pk)))
 
+    def get_fields_context(self):
+        # A page that lays out its own facts (its template replaces ``fields_output``) does
+        # not need Wagtail's list of every field's value: for a mailing of 50,000 clients
+        # that list was a string of all their names, built and never shown (issue 25).
+        if self.template_name != generic.InspectView.template_name:
+            return []
+        return super().get_fields_context()
+
 
 class HistoryView(ScopedMixin, generic.HistoryView):
     def get_base_object_queryset(self):
