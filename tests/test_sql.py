@@ -244,3 +244,27 @@ def test_a_lease_too_short_to_renew_in_time_is_refused_at_start_up(settings):
 
     assert error.id == "mailings.E002"
     assert "MAILINGS_LEASE_SECONDS=5" in error.msg and "at least 6" in error.msg
+
+
+def test_the_client_search_is_answered_from_trigram_indexes_on_postgresql():
+    """Issue 25: ``icontains`` over addresses, names and comments read every client. On
+    PostgreSQL each column has a trigram index the planner uses for Django's own expression
+    (``UPPER(…) LIKE UPPER(…)``); SQLite has none, and the migration leaves it alone."""
+    from django.db.models import Q
+
+    from mailings.models import Client
+
+    search = Client.objects.filter(
+        Q(email__icontains="ann") | Q(full_name__icontains="ann") | Q(comment__icontains="ann")
+    )
+    sql, params = search.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            used = {name for name in ("email", "name", "comment") if f"client_{name}_trgm" in plan}
+            assert used == {"email", "name", "comment"}, plan
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE name LIKE '%trgm%'")
+            assert cursor.fetchall() == []
