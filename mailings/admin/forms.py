@@ -244,6 +244,11 @@ class MailingForm(OwnedForm):
         self.fields["message"].queryset = self.owners(Message)
         self.fields["clients"].queryset = self.owners(Client)
         self.fields["clients"].widget.owner_id = getattr(self.owner, "pk", None)
+        if self.instance.pk and "clients" not in self.data:
+            # The chosen clients' ids, not the clients: Django's initial value for a
+            # many-to-many field is every related object, 50,000 rows made into models to
+            # fill one hidden field with their ids (issue 25).
+            self.initial["clients"] = list(self.instance.clients.values_list("pk", flat=True))
         self.fields["lists"].queryset = self.owners(ClientList)
         self.fields["lists"].help_text = _(
             "Each run goes to whoever is in these lists when it starts, and to the clients "
