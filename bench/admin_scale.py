@@ -57,12 +57,12 @@ def seed(connection, *, clients: int, deliveries: int) -> dict:
             cursor.execute(
                 f"INSERT INTO {link_table} (mailing_id, client_id) "  # noqa: S608
                 f"SELECT %s, id FROM {client_table} WHERE owner_id = %s "
-                "ORDER BY id OFFSET %s LIMIT %s",
+                "ORDER BY id OFFSET %s LIMIT %s ON CONFLICT DO NOTHING",
                 [mailing.pk, big.pk, (n * 4_999) % max(clients - size, 1), size],
             )
         cursor.execute(
             f"INSERT INTO {link_table} (mailing_id, client_id) "  # noqa: S608
-            f"SELECT %s, id FROM {client_table} WHERE owner_id = %s",
+            f"SELECT %s, id FROM {client_table} WHERE owner_id = %s ON CONFLICT DO NOTHING",
             [small_mailing.pk, small.pk],
         )
     runs = Attempt.objects.bulk_create(
