@@ -16,7 +16,6 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
 from django.db.models.functions import Lower
 
 from home.models import COUNTERS_KEY, ServiceCounters
@@ -36,7 +35,9 @@ def compute_counters() -> dict[str, int]:
     return {
         "mailings": Mailing.objects.count(),
         "active": Mailing.objects.filter(status=Mailing.Status.RUNNING, is_enabled=True).count(),
-        "clients": Client.objects.filter(Q(pk__in=by_hand) | Q(pk__in=by_list))
+        # One IN over a UNION, not two INs joined by OR: PostgreSQL answers OR-ed IN
+        # subqueries of millions of ids row by row (minutes), a UNION with one hash join.
+        "clients": Client.objects.filter(pk__in=by_hand.union(by_list))
         .values(email_key=Lower("email"))
         .distinct()
         .count(),
