@@ -25,7 +25,6 @@ from site_config.public_cache import CACHE_ERRORS
 logger = logging.getLogger(__name__)
 
 REFRESHING_KEY = "home:counters:refreshing"
-__all__ = ["COUNTERS_KEY", "compute_counters", "refresh"]
 
 
 def compute_counters() -> dict[str, int]:

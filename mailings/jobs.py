@@ -83,7 +83,7 @@ def run(job_id: int) -> str | None:
         return None
     job = Job.objects.select_related("owner", "client_list").get(pk=job_id)
     try:
-        with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
+        with translation.override(_language_of(job)):
             if job.kind == Job.Kind.IMPORT:
                 _import(job)
             else:
@@ -102,6 +102,11 @@ def run(job_id: int) -> str | None:
         _finish(job, Job.State.FAILED, error=_("An unexpected error stopped it."))
     job.refresh_from_db(fields=["state"])
     return job.state
+
+
+def _language_of(job: Job) -> str:
+    """The language of the request that started the job: its messages are written in it."""
+    return job.params.get("language") or settings.LANGUAGE_CODE
 
 
 def _mine(job: Job):
@@ -241,7 +246,7 @@ def sweep(now=None) -> list[int]:
     for job in Job.objects.filter(stale).only("pk", "tries", "kind", "path", "params"):
         with transaction.atomic():
             if job.tries >= MAX_TRIES:
-                with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
+                with translation.override(_language_of(job)):
                     error = _("The worker stopped %(tries)s times; nothing was changed.") % {
                         "tries": job.tries
                     }

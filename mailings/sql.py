@@ -484,21 +484,19 @@ MERGED = "mailings_import_merged"
 def stage_open() -> None:
     """An empty table, private to this connection, for an import's valid rows."""
     _vendor()
+    stage_close()
     with connection.cursor() as cursor:
-        stage_close(cursor)
         cursor.execute(
             f"CREATE TEMPORARY TABLE {STAGED} (line bigint PRIMARY KEY, email text NOT NULL, "
             "full_name text NOT NULL, comment text NOT NULL)"
         )
 
 
-def stage_close(cursor=None) -> None:
-    if cursor is None:
-        with connection.cursor() as cursor:
-            return stage_close(cursor)
-    for table in (MERGED, STAGED):
-        cursor.execute(f"DROP TABLE IF EXISTS {table}")
-    return None
+def stage_close() -> None:
+    """Drop this connection's staging tables (if any)."""
+    with connection.cursor() as cursor:
+        for table in (MERGED, STAGED):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def stage_rows(rows: Sequence[tuple[int, str, str, str]]) -> None:

@@ -17,7 +17,7 @@ from blog import view_counter
 from blog.cards import CARDS_KEY
 from blog.models import BlogPage
 from home import counters
-from home.counters import COUNTERS_KEY
+from home.models import COUNTERS_KEY
 from mailings.models import Client, ClientList, Mailing, Membership, Message
 from site_config.public_cache import generation
 from tests.factories import ClientFactory, MailingFactory, UserFactory

@@ -28,6 +28,7 @@ from mailings import jobs, services
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_CHUNK = 2000  # rows read from the database at a time
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 IN_MEMORY = 8 * 2**20  # an XLSX file up to this size is built in memory, a bigger one on disk
 
 
@@ -165,7 +166,7 @@ class SafeCSVExportMixin:
         return FileResponse(
             output,
             as_attachment=True,
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            content_type=XLSX_TYPE,
             filename=f"{self.get_filename()}.xlsx",
         )
 

@@ -17,6 +17,7 @@ from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleCo
 
 from mailings import jobs, services
 from mailings.admin import scoped
+from mailings.admin.exports import XLSX_TYPE
 from mailings.models import Job
 from mailings.permissions import policy_for
 
@@ -126,9 +127,7 @@ class JobDownloadView(JobView):
         except FileNotFoundError:
             raise Http404 from None
         content_type = (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            if job.params.get("format") == "xlsx"
-            else "text/csv; charset=utf-8"
+            XLSX_TYPE if job.params.get("format") == "xlsx" else "text/csv; charset=utf-8"
         )
         return FileResponse(file, as_attachment=True, filename=job.name, content_type=content_type)
 
