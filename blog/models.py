@@ -1,5 +1,10 @@
-"""The blog: one index page under the home page, posts only under the index."""
+"""The blog: one index page under the home page, posts only under the index. The index also
+answers the blog's search (``?q=``) and its Atom feed (``feed/``, blog/feeds.py)."""
 
+import re
+from urllib.parse import urlencode
+
+from django import forms
 from django.core.paginator import Paginator
 from django.db import models
 from django.utils import timezone
@@ -8,11 +13,13 @@ from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from wagtail.admin.panels import FieldPanel
+from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 from wagtail.search import index
 
 from blog import view_counter
+from blog.feeds import LatestPostsFeed
 from site_config.public_cache import (
     PAGE_QUERY,
     fragment_context,
@@ -22,8 +29,26 @@ from site_config.public_cache import (
     uses_public_cache,
 )
 
+SEARCH_MAX_LENGTH = 100
+WORD = re.compile(r"\w+")
 
-class BlogIndexPage(Page):
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search the blog"),
+        max_length=SEARCH_MAX_LENGTH,
+        required=False,
+        error_messages={
+            "max_length": _("Search for at most %(limit_value)d characters."),
+        },
+    )
+
+    def clean_q(self) -> str:
+        # One spelling per search: the one the cache stores and the page's links write.
+        return " ".join(self.cleaned_data["q"].split())
+
+
+class BlogIndexPage(RoutablePageMixin, Page):
     intro = RichTextField(_("introduction"), blank=True)
 
     content_panels = [*Page.content_panels, FieldPanel("intro")]
@@ -51,23 +76,55 @@ class BlogIndexPage(Page):
             mark_cacheable(request)
         return super().serve(request, *args, **kwargs)
 
+    @path("feed/", name="feed")
+    def feed(self, request):
+        return LatestPostsFeed()(request, index=self)
+
+    def feed_url(self, request=None) -> str:
+        return self.get_url(request) + self.reverse_subpage("feed").lstrip("/")
+
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        paginator = Paginator(self.posts(), self.posts_per_page)
+        search = SearchForm(request.GET if "q" in request.GET else None)
+        query = search.cleaned_data["q"] if search.is_bound and search.is_valid() else ""
+        posts = self.posts()
+        if query:
+            # Found by Wagtail's search (title, teaser, body), most relevant first, by words
+            # only: punctuation separates words in the index too, and a quote or a bracket is
+            # not for the search engine to parse (SQLite's FTS5 fails on an unpaired quote).
+            words = " ".join(WORD.findall(query))
+            posts = posts.search(words, operator="and") if words else posts.none()
+        paginator = Paginator(posts, self.posts_per_page)
         asked = request.GET.get("page")
         # Built only when the cached fragment has to be rendered: a warm cache costs no
         # query for the list (even building ``.public()`` reads the view restrictions).
         context["posts"] = SimpleLazyObject(lambda: paginator.get_page(asked))
         context.update(fragment_context(request))
-        number = cacheable_page_number(request, paginator)
+        own_query = urlencode({"q": query}) + "&" if query else ""
+        number = cacheable_page_number(request, paginator, own_query)
         if number is None:
-            # Not a page number of this list (a typo, a number past the end, anything else
-            # in the query string): shown as Paginator.get_page() shows it, never cached, so
-            # no visitor can add a cache entry per value they make up.
+            # Not a query string this page's own links write (a typo, a page past the end,
+            # a search spelled another way, anything else): shown as Paginator.get_page()
+            # shows it, never cached, so no visitor can add a cache entry per value they make
+            # up.
             context["public_cache"] = False
-        elif asked is not None:
-            mark_query_cacheable(request, f"page={number}")
-        context["page_number"] = number
+        elif request.META.get("QUERY_STRING"):
+            mark_query_cacheable(request, request.META["QUERY_STRING"])
+        if query:
+            # Search results are kept whole by the page cache (within its budget), never as
+            # a fragment of their own.
+            context["public_cache"] = False
+        canonical = self.get_full_url(request)
+        if number and number > 1 and not query:
+            canonical += f"?page={number}"
+        context.update(
+            page_number=number,
+            search_form=search,
+            query=query,
+            page_query=own_query,
+            canonical_url=canonical,
+            feed_url=self.feed_url(request),
+        )
         return context
 
 
@@ -131,15 +188,18 @@ class BlogPage(Page):
         return super().save(*args, **kwargs)
 
 
-def cacheable_page_number(request, paginator: Paginator) -> int | None:
-    """The page of the list a request asks for, when it is one that exists and the request
-    asks for nothing else; else None. Page 1 costs no query; a later one counts the posts."""
+def cacheable_page_number(request, paginator: Paginator, own_query: str = "") -> int | None:
+    """The page of the list a request asks for, when it is one that exists and the query
+    string is exactly what the page's own links write (``own_query``: the search, if any, as
+    ``q=…&``, then ``page=N``, or nothing for page 1); else None. Page 1 costs no query; a
+    later one counts the posts."""
     query = request.META.get("QUERY_STRING", "")
-    if not query:
+    if query == own_query.removesuffix("&"):
         return 1
-    if not PAGE_QUERY.fullmatch(query):
+    rest = query.removeprefix(own_query)
+    if not query.startswith(own_query) or not PAGE_QUERY.fullmatch(rest):
         return None
-    number = int(query.removeprefix("page="))
+    number = int(rest.removeprefix("page="))
     return number if number == 1 or number <= paginator.num_pages else None
 
 

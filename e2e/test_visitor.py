@@ -1,9 +1,11 @@
 """Journey 1: a visitor opens the home page (the service's counters, three posts with their
-images), the blog, and a post whose view count goes up when they reload it."""
+images), the blog, and a post whose view count goes up when they reload it; then searches the
+blog and follows its feed link."""
 
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
@@ -78,3 +80,25 @@ def test_a_visitor_reads_the_home_page_the_blog_and_a_post(page: Page):
     expect(page.locator(".post__views")).to_have_text("2 views")
     page.reload()
     expect(page.locator(".post__views")).to_have_text("3 views")
+
+    page.get_by_role("link", name="All posts").click()
+    page.get_by_role("searchbox", name="Search the blog").fill("retried")
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/blog/\?q=retried$"))
+    expect(page.locator(".search__summary")).to_contain_text("1 post found for “retried”.")
+    expect(page.locator(".cards .card__title")).to_have_text([TITLES[3]])
+    page.get_by_role("searchbox", name="Search the blog").fill("nosuchword")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator(".search__summary")).to_contain_text("No post matches “nosuchword”.")
+    expect(page.locator(".cards .card")).to_have_count(0)
+
+    feed_link = page.locator('head link[rel="alternate"][type="application/atom+xml"]')
+    expect(feed_link).to_have_attribute("href", "/blog/feed/")
+    page.get_by_role("link", name="Subscribe to the feed").click()
+
+    expect(page).to_have_url(re.compile(r"/blog/feed/$"))
+    feed = ET.fromstring(page.locator("body").inner_text().strip())  # Chromium shows the XML
+    atom = "{http://www.w3.org/2005/Atom}"
+    titles = [entry.findtext(f"{atom}title") for entry in feed.findall(f"{atom}entry")]
+    assert titles == TITLES, titles

@@ -5,8 +5,9 @@ once when the page tree changes.
 For an anonymous GET (no session cookie) of a page that asked to be cached (``mark_cacheable``
 in its ``serve``), the rendered HTML is kept under a key holding the generation, the host, the
 language and the path, and nothing else of the request: a query string is either empty or
-exactly one the page said it varies on (``?page=N`` of the blog index, for a page that exists);
-any other one is served uncached and stores nothing, so random query strings cannot fill the
+exactly one the page said it varies on (``?page=N`` of the blog index, for a page that exists,
+or a blog search as its own form writes it, while the generation's budget of search entries
+lasts); any other one is served uncached and stores nothing, so random query strings cannot fill the
 cache. A hit skips Wagtail's routing entirely; the parts that must not be frozen are marked in
 the HTML (``<!--live:name-->…<!--/live-->``) and filled on every hit by the filler a page type
 registered for them (``live_part``): the home page's counters and random posts, a post's view
@@ -22,6 +23,7 @@ logged once per interval (``site_config.degraded``), not once per request.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -58,9 +60,18 @@ NEVER_CACHED = (
 # What a cache that cannot be reached raises: Redis (django-redis re-raises redis' own errors,
 # or wraps them) and the file cache (a folder that is gone, full or not writable).
 CACHE_ERRORS: tuple[type[Exception], ...] = (RedisError, ConnectionInterrupted, OSError)
-# The only query string a cached page may have besides none: one page number, as the blog
-# index's own links write it (no leading zero, no sign, no second parameter).
+# The query strings a cached page may have besides none: one page number, as the blog
+# index's own links write it (no leading zero, no sign, no second parameter), or a search of
+# the blog (``q=`` at most 100 characters, percent-encoded, then maybe a page number). Which of
+# them is stored is still the page's call (mark_query_cacheable): exactly the spelling its own
+# links write, for a page that exists.
 PAGE_QUERY = re.compile(r"page=[1-9][0-9]{0,8}")
+SEARCH_QUERY = re.compile(r"q=[^&#=]{1,1200}(?:&page=[1-9][0-9]{0,8})?")
+# A search can be anything a visitor types, so search pages are stored only while fewer than
+# this many have been stored under the current generation: a hard bound on what made-up
+# searches can put in the cache (about 10 KB each), whatever the number of visitors.
+QUERY_ENTRIES = 1000
+QUERY_ENTRIES_KEY = "public:query-entries:{generation}"
 _CACHE_DOWN = "public_cache_down"
 
 # name given to mark_cacheable -> function(request, value) returning {marker name: HTML}
@@ -215,6 +226,7 @@ class PublicPageCacheMiddleware:
             and response.status_code == 200
             and not response.streaming
             and not response.cookies
+            and self.within_budget(request, query)
         ):
             entry = {
                 "content": response.content.decode(),
@@ -230,9 +242,12 @@ class PublicPageCacheMiddleware:
     @staticmethod
     def key(request, current_generation: int, query: str) -> str:
         # The host is one the operator named, the language one of LANGUAGES, the path one of
-        # the tree's pages (any other is a 404, not stored), the query empty or a page
-        # number: the key holds nothing a visitor can vary at will (see eligible()).
+        # the tree's pages (any other is a 404, not stored), the query empty, a page number
+        # or a search within the generation's budget: nothing a visitor can vary at will
+        # goes unbounded into the cache (see eligible() and within_budget()).
         language = translation.get_language()  # set by LocaleMiddleware
+        if len(query) > 64:  # a long search: its digest keeps the key short (memcached: 250)
+            query = "sha256-" + hashlib.sha256(query.encode()).hexdigest()
         path = request.path + (f"?{query}" if query else "")
         return f"public:page:{current_generation}:{request.get_host()}:{language}:{path}"
 
@@ -243,9 +258,25 @@ class PublicPageCacheMiddleware:
             request.method == "GET"
             and settings.SESSION_COOKIE_NAME not in request.COOKIES
             and not request.path.startswith(NEVER_CACHED)
-            and (not query or PAGE_QUERY.fullmatch(query) is not None)
+            and (not query or any(q.fullmatch(query) for q in (PAGE_QUERY, SEARCH_QUERY)))
             and named_host(request)
         )
+
+    @staticmethod
+    def within_budget(request, query: str) -> bool:
+        """A search page may be stored while the generation's budget lasts (QUERY_ENTRIES);
+        a page number of the list always may (there are only as many as pages)."""
+        if not SEARCH_QUERY.fullmatch(query):
+            return True
+        key = QUERY_ENTRIES_KEY.format(generation=generation())
+        try:
+            cache.add(key, 0, FRAGMENT_TIMEOUT)
+            return cache.incr(key) <= QUERY_ENTRIES
+        except ValueError:  # expired between add and incr: the next search starts it again
+            return False
+        except CACHE_ERRORS as error:
+            cache_failed(request, error)
+            return False
 
     def hit(self, request, entry: dict) -> HttpResponse:
         values: dict[str, str] = {}

@@ -7,9 +7,13 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from mailings.views import sender_confirm, subscribe, subscribe_confirm, unsubscribe
 from site_config.health import healthz
+from site_config.seo import favicon, robots_txt, sitemap
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("robots.txt", robots_txt, name="robots_txt"),
+    path("sitemap.xml", sitemap, name="sitemap"),
+    path("favicon.ico", favicon, name="favicon"),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("senders/confirm/<str:token>/", sender_confirm, name="sender_confirm"),
     path("subscribe/confirm/<str:token>/", subscribe_confirm, name="subscribe_confirm"),

@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "wagtail.images",
     "wagtail.embeds",
     "wagtail.search",
+    "wagtail.contrib.routable_page",
+    "wagtail.contrib.sitemaps",
+    "django.contrib.sitemaps",
     "wagtail.sites",
     "wagtail.admin",
     "wagtail",
@@ -201,6 +204,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 WAGTAIL_SITE_NAME = env_str("WAGTAIL_SITE_NAME") or _("Mailing service")
 WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # PostgreSQL's "russian" text search stems Russian words with the Russian stemmer and
+    # ASCII ones with the English one, so the blog's search finds both languages' word forms
+    # (SQLite's FTS5 matches whole words, in any script, without stemming). docs/blog.md.
+    WAGTAILSEARCH_BACKENDS["default"]["SEARCH_CONFIG"] = "russian"
 WAGTAIL_I18N_ENABLED = False
 # Self-hosted means no calls to third parties: no Gravatar avatars in the admin.
 WAGTAIL_GRAVATAR_PROVIDER_URL = None
