@@ -58,7 +58,8 @@ class LatestPostsFeed(Feed):
             if rendition
             else ""
         )
-        return image + format_html("<p>{}</p>", post.teaser) if post.teaser else image
+        teaser = format_html("<p>{}</p>", post.teaser) if post.teaser else ""
+        return image + teaser
 
     def item_pubdate(self, post) -> datetime:
         return timezone.make_aware(datetime.combine(post.date_published, time.min))

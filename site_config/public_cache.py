@@ -1,17 +1,17 @@
-"""The public site's cache (docs/caching.md): whole pages with their few live parts filled in
-per request, and the generation number that makes every cached page and fragment go stale at
-once when the page tree changes.
+"""The public site's cache (docs/caching.md): whole pages with their few live parts filled in per
+request, and the generation number that makes every cached page and fragment go stale at once
+when the page tree changes.
 
 For an anonymous GET (no session cookie) of a page that asked to be cached (``mark_cacheable``
 in its ``serve``), the rendered HTML is kept under a key holding the generation, the host, the
 language and the path, and nothing else of the request: a query string is either empty or
 exactly one the page said it varies on (``?page=N`` of the blog index, for a page that exists,
 or a blog search as its own form writes it, while the generation's budget of search entries
-lasts); any other one is served uncached and stores nothing, so random query strings cannot fill the
-cache. A hit skips Wagtail's routing entirely; the parts that must not be frozen are marked in
-the HTML (``<!--live:name-->…<!--/live-->``) and filled on every hit by the filler a page type
-registered for them (``live_part``): the home page's counters and random posts, a post's view
-count.
+lasts); any other one is served uncached and stores nothing, so random query strings cannot
+fill the cache. A hit skips Wagtail's routing entirely; the parts that must not be frozen are
+marked in the HTML (``<!--live:name-->…<!--/live-->``) and filled on every hit by the filler a
+page type registered for them (``live_part``): the home page's counters and random posts, a
+post's view count.
 
 Anything else (the admin, forms, signed-in users, previews, responses setting cookies) is
 never stored.
