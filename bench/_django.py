@@ -14,7 +14,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_config.settings.test")
 
 
 @contextmanager
-def bench_database():
+def bench_database(*, keep: bool = False):
+    """A migrated ``test_`` database for the benchmark; with ``keep``, the one a previous run
+    kept (migrated forward) and kept again at the end."""
     import django
 
     django.setup()
@@ -23,11 +25,11 @@ def bench_database():
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keep)
     try:
         yield connection
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=keep)
         teardown_test_environment()
 
 

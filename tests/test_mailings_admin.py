@@ -481,6 +481,8 @@ def test_a_mailing_s_page_reads_a_page_of_its_clients_not_all_of_them(client, ow
             and "LIMIT" not in sql
             and "COUNT(" not in sql.upper()
             and "EXISTS" not in sql.upper()
+            # the page's rows, read by the keys a bounded query found (paging.KeysFirst)
+            and not ('"mailings_client"."id" IN (' in sql and sql.count(",") < 80)
         ]
         return len(rows), page.count("@example"), len(unbounded)
 

@@ -4,7 +4,7 @@ JSON search behind the mailing form's client picker."""
 from __future__ import annotations
 
 from django import forms
-from django.db.models import Q
+from django.db.models import Count, Q, Window
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -18,7 +18,7 @@ from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, DateColum
 from wagtail.admin.widgets.button import HeaderButton
 
 from mailings import services
-from mailings.admin import scoped
+from mailings.admin import paging, scoped
 from mailings.admin.filters import SEARCHED, ClientFilterSet
 from mailings.admin.forms import ClientForm, ClientImportForm
 from mailings.admin.jobs import busy_message, counts_of, recent_imports
@@ -55,6 +55,10 @@ class ClientIndexView(scoped.IndexView):
     @cached_property
     def columns(self):
         return [BulkActionsCheckboxColumn("bulk_actions", obj_type="client"), *super().columns]
+
+    def search_queryset(self, queryset):
+        queryset = super().search_queryset(queryset)
+        return paging.sorted_after_search(queryset) if self.is_searching else queryset
 
     @cached_property
     def header_buttons(self):
@@ -136,14 +140,18 @@ class ClientSearchView(View):
         query = request.GET.get("q", "").strip()
         if "\x00" in query:  # PostgreSQL refuses NUL in text: not a search anyone types
             return JsonResponse({"error": _("The search contains a NUL character.")}, status=400)
+        clients = clients.filter(unsubscribed_at__isnull=True).order_by("full_name", "email")
         if query:
             clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
-        clients = clients.filter(unsubscribed_at__isnull=True).order_by("full_name", "email")
-        total = clients.count()
+            clients = paging.sorted_after_search(clients)
         named = clients.only("pk", "email", "full_name")
         if not request.GET.get("all"):
-            results = [{"id": client.pk, "label": str(client)} for client in named[:SEARCH_LIMIT]]
+            # The first few and how many match, from one reading of the matches.
+            shown = list(named.annotate(matched=Window(Count("pk")))[:SEARCH_LIMIT])
+            total = shown[0].matched if shown else 0
+            results = [{"id": client.pk, "label": str(client)} for client in shown]
             return JsonResponse({"results": results, "total": total, "more": total > len(results)})
+        total = clients.count()
         ids = list(clients.values_list("pk", flat=True)[:ADD_ALL_LIMIT])
         results = [{"id": client.pk, "label": str(client)} for client in named[:SHOWN_CHOSEN]]
         return JsonResponse(

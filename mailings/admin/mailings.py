@@ -242,7 +242,8 @@ class MailingInspectView(scoped.InspectView):
                 (item, policy_for(ClientList).permits(self.request.user, ["view"], item))
                 for item in mailing.lists.annotate(clients_count=Count("memberships"))
             ],
-            clients_count=mailing.clients.count(),
+            # Unsearched, the list's own count is every chosen client: not counted twice.
+            clients_count=mailing.clients.count() if chosen.query else chosen.matched,
             clients_listed=chosen,
             clients_table=Table(
                 [

@@ -24,6 +24,7 @@ from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from mailings.admin.exports import SafeCSVExportMixin
+from mailings.admin.paging import KeysFirst
 from mailings.permissions import policy_for
 
 VIEW_ACTIONS = ["view", "change", "delete"]
@@ -77,9 +78,10 @@ class ScopedMixin(ForbiddenMixin):
         )
 
 
-class CountingPaginator(WagtailPaginator):
+class CountingPaginator(KeysFirst, WagtailPaginator):
     """ "6 клиентов", not Wagtail's "6 клиенты" (a number beside the plural name): a model
-    with a ``count_label`` says its count in the reader's plural form."""
+    with a ``count_label`` says its count in the reader's plural form. Pages are read keys
+    first (``KeysFirst``): a deep page of a big listing costs the index, not the rows."""
 
     @cached_property
     def items_count_label(self):
