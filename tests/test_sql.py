@@ -8,7 +8,7 @@ from django.db import connection
 from blog.models import BlogIndexPage, BlogPage
 from mailings import checks, queue, sql
 from mailings.models import Attempt, Client, Delivery, Mailing
-from tests.factories import AttemptFactory, DeliveryFactory, MailingFactory
+from tests.factories import AttemptFactory, ClientFactory, DeliveryFactory, MailingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -214,6 +214,20 @@ def test_increment_returning_counts_atomically_and_knows_a_missing_row(home):
     assert sql.increment_returning(BlogPage, post.pk, "view_count") == 1
     assert sql.increment_returning(BlogPage, post.pk, "view_count") == 2
     assert sql.increment_returning(BlogPage, 10**9, "view_count") is None
+
+
+def test_joined_ids_are_one_string_in_order_and_their_count():
+    mailing, other = MailingFactory(), MailingFactory()
+    clients = ClientFactory.create_batch(3, owner=mailing.owner)
+    mailing.clients.add(clients[2], clients[0], clients[1])
+    other.clients.add(ClientFactory(owner=other.owner))
+    links = Mailing.clients.through.objects.filter(mailing=mailing)
+    text, count = sql.joined_ids(links, "client")
+    chosen = sorted(links.values_list("client_id", flat=True))
+    assert {c.pk for c in clients} <= set(chosen) and len(chosen) >= 3
+    assert (text, count) == (",".join(map(str, chosen)), len(chosen))
+    assert sql.joined_ids(links.filter(client__in=[]), "client") == ("", 0)
+    assert sql.joined_ids(links.none(), "client") == ("", 0)
 
 
 def test_another_database_is_refused_with_a_clear_error(monkeypatch):
