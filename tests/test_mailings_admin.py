@@ -464,6 +464,33 @@ def test_the_client_picker_offers_what_the_mailing_form_accepts(client):
     assert garbage.status_code == 200 and garbage.json()["total"] == 1  # bob's own
 
 
+def test_the_picker_counts_matches_up_to_a_cap_and_shows_the_first_by_name(
+    client, owner, monkeypatch
+):
+    # Issue 25: a keystroke sorted and counted every match (111,112 of a million: 142 ms).
+    from mailings.admin import clients as picker
+
+    monkeypatch.setattr(picker, "COUNT_CAP", 3)
+    monkeypatch.setattr(picker, "SEARCH_LIMIT", 2)
+    for name in ("zoe Kim", "Anna Kim", "bob Kim", "Carl Kim", "Dora Lee"):
+        ClientFactory(owner=owner, full_name=name)
+    ClientFactory(owner=owner, full_name="Abe Kim", unsubscribed_at=timezone.now())
+    url = "/admin/mailings/clients/search/"
+    many = client.get(url, {"q": "kim"}).json()
+    few = client.get(url, {"q": "DORA"}).json()
+    nothing = client.get(url, {"q": "nobody"}).json()
+    everyone = client.get(url, {"q": ""}).json()
+    assert (many["total"], many["over"], many["more"], len(many["results"])) == (3, True, True, 2)
+    labels = [row["label"].split(" <")[0] for row in many["results"]]
+    assert labels == sorted(labels, key=str.casefold)
+    assert [r["label"].split(" <")[0] for r in few["results"]] == ["Dora Lee"]
+    assert (few["total"], few["over"], few["more"]) == (1, False, False)
+    assert (nothing["total"], nothing["over"], nothing["results"]) == (0, False, [])
+    assert (everyone["total"], everyone["over"], len(everyone["results"])) == (3, True, 2)
+    every = client.get(url, {"q": "kim", "all": "1"}).json()
+    assert (every["total"], len(every["ids"])) == (4, 4)  # "Add all" counts exactly
+
+
 def test_a_mailing_s_page_reads_a_page_of_its_clients_not_all_of_them(client, owner):
     # Issue 25: Wagtail built a string of every client for a field list the page never shows.
     mailing = MailingFactory(owner=owner)

@@ -4,7 +4,7 @@ JSON search behind the mailing form's client picker."""
 from __future__ import annotations
 
 from django import forms
-from django.db.models import Count, Q, Window
+from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -27,6 +27,7 @@ from mailings.models import Client
 from mailings.permissions import policy_for
 
 SEARCH_LIMIT = 20
+COUNT_CAP = 1_000  # the picker counts matches up to this many: "more than 1,000"
 # "Add all matching" sends the ids as one field (widgets.ClientPicker), so the form takes
 # this many in a single POST.
 ADD_ALL_LIMIT = 100_000
@@ -125,8 +126,9 @@ class ClientImportView(View):
 
 class ClientSearchView(View):
     """JSON for the client picker: the requesting user's own subscribed clients. A search
-    answers the first few with their names; "all" answers every matching id (up to
-    ``ADD_ALL_LIMIT``) and the first ones the picker shows by name."""
+    answers the first few with their names and how many match (up to ``COUNT_CAP``); "all"
+    answers every matching id (up to ``ADD_ALL_LIMIT``), their exact number, and the first
+    ones the picker shows by name."""
 
     def get(self, request):
         # The clients of the mailing's owner (``?owner=``, the form's), or the user's own:
@@ -143,20 +145,41 @@ class ClientSearchView(View):
         clients = clients.filter(unsubscribed_at__isnull=True).order_by("full_name", "email")
         if query:
             clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
-            clients = paging.sorted_after_search(clients)
         named = clients.only("pk", "email", "full_name")
         if not request.GET.get("all"):
-            # The first few and how many match, from one reading of the matches.
-            shown = list(named.annotate(matched=Window(Count("pk")))[:SEARCH_LIMIT])
-            total = shown[0].matched if shown else 0
-            results = [{"id": client.pk, "label": str(client)} for client in shown]
-            return JsonResponse({"results": results, "total": total, "more": total > len(results)})
+            return JsonResponse(self.first_matches(named, query))
+        if query:
+            named = paging.sorted_after_search(named)
         total = clients.count()
         ids = list(clients.values_list("pk", flat=True)[:ADD_ALL_LIMIT])
         results = [{"id": client.pk, "label": str(client)} for client in named[:SHOWN_CHOSEN]]
         return JsonResponse(
             {"ids": ids, "results": results, "total": total, "more": total > len(ids)}
         )
+
+    @staticmethod
+    def first_matches(clients, query: str) -> dict:
+        """What the picker shows as one types: the first matches by name, and how many
+        match, counted up to ``COUNT_CAP`` ("more than 1,000"). A keystroke never sorts or
+        counts a hundred thousand matches: with a search, the first ``COUNT_CAP + 1`` found
+        are read and the first of them by name shown (refining the search narrows them);
+        without one, the first clients by name come from the name index."""
+        if query:
+            found = list(clients.order_by()[: COUNT_CAP + 1])
+            total = len(found)
+            found.sort(key=lambda c: (c.full_name.casefold(), c.email.casefold(), c.pk))
+            shown = found[:SEARCH_LIMIT]
+        else:
+            shown = list(clients[:SEARCH_LIMIT])
+            total = clients.order_by()[: COUNT_CAP + 1].count()
+        over = total > COUNT_CAP
+        results = [{"id": client.pk, "label": str(client)} for client in shown]
+        return {
+            "results": results,
+            "total": min(total, COUNT_CAP),
+            "over": over,
+            "more": over or total > len(results),
+        }
 
 
 class ClientDeleteView(scoped.DeleteView):

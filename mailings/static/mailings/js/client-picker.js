@@ -99,7 +99,12 @@
                 item.append(button);
                 results.append(item);
             });
-            if (data.more) results.append(text('li', data.total + ' ' + (root.dataset.moreLabel || ''), 'help'));
+            if (data.more) {
+                var counted = data.over
+                    ? (root.dataset.overLabel || 'more than %(count)s').replace('%(count)s', String(data.total))
+                    : String(data.total);
+                results.append(text('li', counted + ' ' + (root.dataset.moreLabel || ''), 'help'));
+            }
             addAll.hidden = data.total === 0;
         }
 
