@@ -212,6 +212,30 @@ def _recipient_ids(mailing_param: str = "%s") -> str:
     )
 
 
+def _is_recipient(client: str, mailing_param: str = "%s") -> str:
+    """Whether the client whose id is the column ``client`` is one of a mailing's
+    recipients: chosen for it, or a member of one of its lists. Asked of one delivery at a
+    time (a claim, a check between renewals): two probes of indexes, where ``client IN``
+    the recipients' ids would read and hash every recipient of the mailing once per
+    statement: for a mailing of 50,000, once per flush of 20 messages."""
+    quote = connection.ops.quote_name
+    clients_link = Mailing._meta.get_field("clients")
+    clients_through = quote(clients_link.remote_field.through._meta.db_table)
+    lists_link = Mailing._meta.get_field("lists")
+    lists_through = quote(lists_link.remote_field.through._meta.db_table)
+    memberships, _pk, member, member_list = names(Membership, "client", "client_list")
+    return (
+        f"(EXISTS (SELECT 1 FROM {clients_through} AS mc"  # noqa: S608
+        f" WHERE mc.{quote(clients_link.m2m_column_name())} = {mailing_param}"
+        f" AND mc.{quote(clients_link.m2m_reverse_name())} = {client})"
+        f" OR EXISTS (SELECT 1 FROM {memberships} AS ms"
+        f" INNER JOIN {lists_through} AS ml"
+        f" ON ml.{quote(lists_link.m2m_reverse_name())} = ms.{member_list}"
+        f" WHERE ml.{quote(lists_link.m2m_column_name())} = {mailing_param}"
+        f" AND ms.{member} = {client}))"
+    )
+
+
 def insert_deliveries(
     *,
     attempt_id: int,
@@ -261,7 +285,7 @@ def _skip_reason(table: str, *, mailing_id: int, reasons: dict[str, str]) -> tup
         f"CASE WHEN NOT EXISTS ({client}) THEN %s"
         f" WHEN EXISTS ({client} AND c.{unsubscribed_at} IS NOT NULL) THEN %s"
         f" WHEN EXISTS ({client} AND c.{bounced_at} IS NOT NULL) THEN %s"
-        f" WHEN {table}.{client_id} NOT IN ({_recipient_ids()}) THEN %s"
+        f" WHEN NOT {_is_recipient(f'{table}.{client_id}')} THEN %s"
         " ELSE '' END"
     )
     params = [
