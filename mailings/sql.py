@@ -193,22 +193,35 @@ def _run(sql: str, params: list, returning: bool) -> list:
         return [row[0] for row in cursor.fetchall()] if returning else []
 
 
-def _recipient_ids(mailing_param: str = "%s") -> str:
-    """The ids of a mailing's recipients: its own clients and those of its lists, each once
-    (``UNION``). The ownership triggers keep every one of them the mailing owner's."""
+def _recipient_sources(mailing_param: str) -> list[tuple[str, str]]:
+    """Where a mailing's recipients come from, as (``FROM … WHERE`` the mailing, the
+    client's id column): the clients chosen for it, and the members of its lists."""
     quote = connection.ops.quote_name
     clients_link = Mailing._meta.get_field("clients")
     clients_through = quote(clients_link.remote_field.through._meta.db_table)
     lists_link = Mailing._meta.get_field("lists")
     lists_through = quote(lists_link.remote_field.through._meta.db_table)
     memberships, _pk, member, member_list = names(Membership, "client", "client_list")
-    return (
-        f"SELECT mc.{quote(clients_link.m2m_reverse_name())} FROM {clients_through} AS mc"  # noqa: S608
-        f" WHERE mc.{quote(clients_link.m2m_column_name())} = {mailing_param}"
-        f" UNION SELECT ms.{member} FROM {memberships} AS ms"
-        f" INNER JOIN {lists_through} AS ml"
+    chosen = (
+        f"{clients_through} AS mc"
+        f" WHERE mc.{quote(clients_link.m2m_column_name())} = {mailing_param}",
+        f"mc.{quote(clients_link.m2m_reverse_name())}",
+    )
+    listed = (
+        f"{memberships} AS ms INNER JOIN {lists_through} AS ml"
         f" ON ml.{quote(lists_link.m2m_reverse_name())} = ms.{member_list}"
-        f" WHERE ml.{quote(lists_link.m2m_column_name())} = {mailing_param}"
+        f" WHERE ml.{quote(lists_link.m2m_column_name())} = {mailing_param}",
+        f"ms.{member}",
+    )
+    return [chosen, listed]
+
+
+def _recipient_ids(mailing_param: str = "%s") -> str:
+    """The ids of a mailing's recipients: its own clients and those of its lists, each once
+    (``UNION``). The ownership triggers keep every one of them the mailing owner's."""
+    return " UNION ".join(
+        f"SELECT {column} FROM {source}"  # noqa: S608
+        for source, column in _recipient_sources(mailing_param)
     )
 
 
@@ -218,22 +231,11 @@ def _is_recipient(client: str, mailing_param: str = "%s") -> str:
     time (a claim, a check between renewals): two probes of indexes, where ``client IN``
     the recipients' ids would read and hash every recipient of the mailing once per
     statement: for a mailing of 50,000, once per flush of 20 messages."""
-    quote = connection.ops.quote_name
-    clients_link = Mailing._meta.get_field("clients")
-    clients_through = quote(clients_link.remote_field.through._meta.db_table)
-    lists_link = Mailing._meta.get_field("lists")
-    lists_through = quote(lists_link.remote_field.through._meta.db_table)
-    memberships, _pk, member, member_list = names(Membership, "client", "client_list")
-    return (
-        f"(EXISTS (SELECT 1 FROM {clients_through} AS mc"  # noqa: S608
-        f" WHERE mc.{quote(clients_link.m2m_column_name())} = {mailing_param}"
-        f" AND mc.{quote(clients_link.m2m_reverse_name())} = {client})"
-        f" OR EXISTS (SELECT 1 FROM {memberships} AS ms"
-        f" INNER JOIN {lists_through} AS ml"
-        f" ON ml.{quote(lists_link.m2m_reverse_name())} = ms.{member_list}"
-        f" WHERE ml.{quote(lists_link.m2m_column_name())} = {mailing_param}"
-        f" AND ms.{member} = {client}))"
+    probes = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {source} AND {column} = {client})"  # noqa: S608
+        for source, column in _recipient_sources(mailing_param)
     )
+    return f"({probes})"
 
 
 def insert_deliveries(
