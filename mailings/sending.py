@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -51,13 +52,20 @@ def work(attempt_id: int, *, budget: float | None = None) -> Step:
     )
     limiter = RateLimiter(settings.MAILINGS_RATE_LIMIT)
     pace: float | None = None  # seconds per message at the last chunk
+    envelope: Envelope | None = None  # what a run sends is fixed when it starts: built once
+    may_send = Exists(Attempt.objects.sendable().filter(pk=OuterRef("pk")))
     while True:
-        attempt = Attempt.objects.select_related("mailing__owner").get(pk=attempt_id)
+        attempt = (
+            Attempt.objects.select_related("mailing__owner")
+            .annotate(may_send=may_send)
+            .get(pk=attempt_id)
+        )
         if attempt.status != Attempt.Status.IN_PROGRESS:
             return Step.DONE
         now = timezone.now()
-        if not Attempt.objects.sendable().filter(pk=attempt_id).exists():
+        if not attempt.may_send:
             return pause(attempt_id)
+        envelope = envelope or Envelope.for_run(attempt)
         state = breaker.allow()
         if state.open:
             retry_at = datetime.fromtimestamp(state.retry_at, tz=timezone.get_current_timezone())
@@ -70,7 +78,7 @@ def work(attempt_id: int, *, budget: float | None = None) -> Step:
             attempt_id, now=now, held_until=attempt.available_at
         )
         started = time.monotonic()
-        end = send_chunk(attempt, hold, config, limiter)
+        end = send_chunk(attempt, hold, envelope, config, limiter)
         if end.sent:
             pace = (time.monotonic() - started) / end.sent
         if end.paused:
@@ -100,14 +108,17 @@ class ChunkEnd:
 
 
 def send_chunk(
-    attempt: Attempt, hold: queue.Hold, config: smtp.ServerConfig, limiter: RateLimiter
+    attempt: Attempt,
+    hold: queue.Hold,
+    envelope: Envelope,
+    config: smtp.ServerConfig,
+    limiter: RateLimiter,
 ) -> ChunkEnd:
     """Send claimed deliveries over one SMTP session; every message's result is recorded
     whatever happens. Every few messages (a flush, or a third of the lease) the results
     are written and the hold renewed, which also says what may still go: a delivery whose
     client left is skipped, one this worker no longer holds is dropped, and a mailing that
     may no longer send stops the chunk."""
-    envelope = Envelope.for_run(attempt)
     flush_every = settings.MAILINGS_FLUSH_EVERY
     renew_every = settings.MAILINGS_LEASE_SECONDS / 3
     end = ChunkEnd()

@@ -27,11 +27,13 @@ Table and column names come from the models; every value is a parameter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.utils import timezone
 
 from mailings.models import Client, Delivery, Mailing, Membership
@@ -79,26 +81,12 @@ def update_rows(
     targets = [meta.pk, *(meta.get_field(name) for name in fields)]
     columns = [[row[0] for row in rows]]
     for i, field in enumerate(targets[1:], start=1):
-        columns.append([field.get_db_prep_save(row[i], connection) for row in rows])
+        columns.append(_prepared_column(field, [row[i] for row in rows]))
     checks = [(meta.get_field(name), value) for name, value in (only_if or {}).items()]
     if _vendor() == "postgresql":
-        # The checked values travel as columns of the source, not as constants in WHERE: a
-        # constant lets the planner scan an index on that column for every row with the
-        # value (all pending deliveries of every run, when the statistics are stale) instead
-        # of looking up the given primary keys.
-        source = _pg_unnest(targets, [f for f, _ in checks])
-        assign = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(targets) if i)
-        where = " AND ".join(
-            [
-                f"t.{quote(meta.pk.column)} = v.c0",
-                *(f"t.{quote(f.column)} = v.w{i}" for i, (f, _) in enumerate(checks)),
-            ]
-        )
-        sql = f"UPDATE {quote(meta.db_table)} AS t SET {assign} FROM {source} WHERE {where}"  # noqa: S608
-        if returning:
-            sql += f" RETURNING t.{quote(meta.get_field(returning).column)}"
+        sql = _pg_update(model, tuple(fields), tuple(only_if or ()), returning)
         check_params = [f.get_db_prep_value(value, connection) for f, value in checks]
-        return _run(sql, [*columns, *check_params], bool(returning))
+        return _run(sql, [*columns, *check_params], bool(returning), prepared=True)
     conditions = [f"t.{quote(f.column)} = %s" for f, _ in checks]
     condition_params = [value for _, value in checks]
     out: list = []
@@ -114,6 +102,51 @@ def update_rows(
             sql += f" RETURNING {quote(meta.get_field(returning).column)}"
         params = [value for row in zip(*part, strict=True) for value in row]
         out += _run(sql, [*params, *condition_params], bool(returning))
+    return out
+
+
+@functools.cache
+def _pg_update(
+    model: type[models.Model], fields: tuple[str, ...], checked: tuple[str, ...], returning
+) -> str:
+    """``update_rows``'s statement on PostgreSQL: the same text for every batch (built once
+    per process), each column one array parameter. The checked values travel as columns of
+    the source, not as constants in WHERE: a constant lets the planner scan an index on that
+    column for every row with the value (all pending deliveries of every run, when the
+    statistics are stale) instead of looking up the given primary keys."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    targets = [meta.pk, *(meta.get_field(name) for name in fields)]
+    checks = [meta.get_field(name) for name in checked]
+    source = _pg_unnest(targets, checks)
+    assign = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(targets) if i)
+    where = " AND ".join(
+        [
+            f"t.{quote(meta.pk.column)} = v.c0",
+            *(f"t.{quote(f.column)} = v.w{i}" for i, f in enumerate(checks)),
+        ]
+    )
+    sql = f"UPDATE {quote(meta.db_table)} AS t SET {assign} FROM {source} WHERE {where}"  # noqa: S608
+    if returning:
+        sql += f" RETURNING t.{quote(meta.get_field(returning).column)}"
+    return sql
+
+
+def _prepared_column(field: models.Field, values: list) -> list:
+    """``values`` as the database takes them for ``field``, each distinct value prepared
+    once: a batch of results shares its moment, its few statuses and tries, and Django's
+    preparation of one value costs more than sending it."""
+    done: dict = {}
+    out = []
+    for value in values:
+        key = (type(value), value)
+        try:
+            out.append(done[key])
+        except KeyError:
+            done[key] = prepared = field.get_db_prep_save(value, connection)
+            out.append(prepared)
+        except TypeError:  # unhashable (a list, a dict)
+            out.append(field.get_db_prep_save(value, connection))
     return out
 
 
@@ -187,10 +220,30 @@ def _sqlite_values(rows: int, width: int) -> str:
     return "VALUES " + ", ".join([row] * rows)
 
 
-def _run(sql: str, params: list, returning: bool) -> list:
-    with connection.cursor() as cursor:
+def _run(sql: str, params: list, returning: bool, *, prepared: bool = False) -> list:
+    with _cursor(prepared=prepared) as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()] if returning else []
+
+
+def _cursor(*, prepared: bool = False):
+    """A cursor of Django's connection. With ``prepared``, on PostgreSQL (unless turned off:
+    ``DATABASE_PREPARED_STATEMENTS``), one that binds its parameters on the server: the
+    statement is prepared at its second use (psycopg's ``prepare_threshold``, set in
+    ``site_config.env.database_config``), then parsed no more, and after five runs planned no
+    more when PostgreSQL's generic plan costs what the custom ones did. Django's own cursors
+    bind on the client, so every statement is parsed and planned again: the send loop's check
+    between flushes cost more to plan than to run. Only for statements whose one plan suits
+    every call: those that find their rows by primary key."""
+    if not prepared or _vendor() != "postgresql":
+        return connection.cursor()
+    if connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        return connection.cursor()
+    connection.ensure_connection()
+    bound = ServerBindingCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(bound)
+    return connection.make_cursor(bound)
 
 
 def _recipient_sources(mailing_param: str) -> list[tuple[str, str]]:
@@ -274,31 +327,33 @@ def insert_deliveries(
     _run(sql, params, False)
 
 
-def _skip_reason(table: str, *, mailing_id: int, reasons: dict[str, str]) -> tuple[str, list]:
+def _skip_reason(table: str) -> str:
     """A column for each delivery of ``table``: why it must not be sent after all (its client
     was deleted, unsubscribed, bounced, or left the mailing and its lists since the run
-    began), or ''."""
+    began), or ''. One probe of the client's row; the recipient's probes only if it is live.
+    Its parameters: ``_skip_reason_params``."""
     _d, _dpk, client_id = names(Delivery, "client")
     clients, client_pk, unsubscribed_at, bounced_at = names(Client, "unsubscribed_at", "bounced_at")
-    # "No such client" rather than "client_id IS NULL": SQLite 3.40 answers the latter wrongly
-    # in a RETURNING clause when the column is part of a unique index (as it is here).
-    client = f"SELECT 1 FROM {clients} AS c WHERE c.{client_pk} = {table}.{client_id}"  # noqa: S608
-    column = (
-        f"CASE WHEN NOT EXISTS ({client}) THEN %s"
-        f" WHEN EXISTS ({client} AND c.{unsubscribed_at} IS NOT NULL) THEN %s"
-        f" WHEN EXISTS ({client} AND c.{bounced_at} IS NOT NULL) THEN %s"
-        f" WHEN NOT {_is_recipient(f'{table}.{client_id}')} THEN %s"
-        " ELSE '' END"
+    # No row for the client reads as NULL, hence "deleted" (rather than testing
+    # "client_id IS NULL": SQLite 3.40 answers that wrongly in a RETURNING clause when the
+    # column is part of a unique index, as it is here).
+    return (
+        f"COALESCE((SELECT CASE WHEN c.{unsubscribed_at} IS NOT NULL THEN %s"  # noqa: S608
+        f" WHEN c.{bounced_at} IS NOT NULL THEN %s"
+        f" WHEN NOT {_is_recipient(f'c.{client_pk}')} THEN %s ELSE '' END"
+        f" FROM {clients} AS c WHERE c.{client_pk} = {table}.{client_id}), %s)"
     )
-    params = [
-        reasons["deleted"],
+
+
+def _skip_reason_params(mailing_id: int, reasons: dict[str, str]) -> list:
+    return [
         reasons["unsubscribed"],
         reasons["bounced"],
         mailing_id,
         mailing_id,
         reasons["removed"],
+        reasons["deleted"],
     ]
-    return column, params
 
 
 def claim_deliveries(
@@ -316,21 +371,6 @@ def claim_deliveries(
     now, not locked by another claim) until ``until``. Each row returned is the delivery's
     id, its ``returning`` fields in that order, the client's full name (empty for a deleted
     client) and why it must not be sent after all ('' if it may)."""
-    skip_locked = " FOR UPDATE SKIP LOCKED" if _vendor() == "postgresql" else ""
-    table, pk, attempt, status, available_at, client_id = names(
-        Delivery, "attempt", "status", "available_at", "client"
-    )
-    clients, client_pk, full_name = names(Client, "full_name")
-    _table, *selected = names(Delivery, *returning)
-    reason, reason_params = _skip_reason(table, mailing_id=mailing_id, reasons=reasons)
-    sql = (
-        f"UPDATE {table} SET {available_at} = %s WHERE {pk} IN ("  # noqa: S608
-        f"SELECT {pk} FROM {table} WHERE {attempt} = %s AND {status} = %s"
-        f" AND ({available_at} IS NULL OR {available_at} <= %s) ORDER BY {pk} LIMIT %s"
-        f"{skip_locked}) RETURNING {', '.join(selected)},"
-        f" COALESCE((SELECT c.{full_name} FROM {clients} AS c"
-        f" WHERE c.{client_pk} = {table}.{client_id}), ''), {reason}"
-    )
     field = Delivery._meta.get_field("available_at")
     params = [
         field.get_db_prep_value(until, connection),
@@ -338,11 +378,31 @@ def claim_deliveries(
         pending,
         field.get_db_prep_value(now, connection),
         limit,
-        *reason_params,
+        *_skip_reason_params(mailing_id, reasons),
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_claim_statement(_vendor(), tuple(returning)), params)
         return cursor.fetchall()
+
+
+@functools.cache
+def _claim_statement(vendor: str, returning: tuple[str, ...]) -> str:
+    """``claim_deliveries``'s statement, built once per process. Planned at every claim (not
+    prepared): which index suits ``attempt = %s … ORDER BY id LIMIT %s`` depends on the run."""
+    skip_locked = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
+    table, pk, attempt, status, available_at, client_id = names(
+        Delivery, "attempt", "status", "available_at", "client"
+    )
+    clients, client_pk, full_name = names(Client, "full_name")
+    _table, *selected = names(Delivery, *returning)
+    return (
+        f"UPDATE {table} SET {available_at} = %s WHERE {pk} IN ("  # noqa: S608
+        f"SELECT {pk} FROM {table} WHERE {attempt} = %s AND {status} = %s"
+        f" AND ({available_at} IS NULL OR {available_at} <= %s) ORDER BY {pk} LIMIT %s"
+        f"{skip_locked}) RETURNING {', '.join(selected)},"
+        f" COALESCE((SELECT c.{full_name} FROM {clients} AS c"
+        f" WHERE c.{client_pk} = {table}.{client_id}), ''), {_skip_reason(table)}"
+    )
 
 
 def renew_deliveries(
@@ -362,33 +422,43 @@ def renew_deliveries(
     vendor = _vendor()
     if not ids:
         return []
+    field = Delivery._meta.get_field("available_at")
+    among = [list(ids)] if vendor == "postgresql" else list(ids)
+    held = [*among, pending, field.get_db_prep_value(held_until, connection)]
+    returned = [*_skip_reason_params(mailing_id, reasons), mailing_id]
+    if until is None:
+        params = [*returned, *held]
+    else:
+        params = [field.get_db_prep_value(until, connection), *held, *returned]
+    # PostgreSQL takes the ids as one array: the same text, prepared once, for any number.
+    count = 0 if vendor == "postgresql" else len(ids)
+    sql = _renew_statement(vendor, extend=until is not None, count=count)
+    with _cursor(prepared=True) as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], row[1], bool(row[2])) for row in cursor.fetchall()]
+
+
+@functools.lru_cache(maxsize=256)
+def _renew_statement(vendor: str, *, extend: bool, count: int) -> str:
+    """``renew_deliveries``'s statement, built once per process: an ``UPDATE … RETURNING``
+    (``extend``) or the same question as a ``SELECT``; ``count`` ids in SQLite's ``IN``."""
     table, pk, status, available_at = names(Delivery, "status", "available_at")
     mailings, mailing_pk, is_enabled, owner_id = names(Mailing, "is_enabled", "owner")
     owner = Mailing._meta.get_field("owner").related_model
     users, user_pk, is_active = names(owner, "is_active")
-    reason, reason_params = _skip_reason(table, mailing_id=mailing_id, reasons=reasons)
     if vendor == "postgresql":
-        among, among_params = f"{pk} = ANY(%s)", [list(ids)]
+        among = f"{pk} = ANY(%s)"
     else:
-        among, among_params = f"{pk} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+        among = f"{pk} IN ({', '.join(['%s'] * count)})"
     sendable = (
         f"EXISTS (SELECT 1 FROM {mailings} AS mm JOIN {users} AS u ON u.{user_pk} = mm.{owner_id}"  # noqa: S608
         f" WHERE mm.{mailing_pk} = %s AND mm.{is_enabled} AND u.{is_active})"
     )
-    field = Delivery._meta.get_field("available_at")
     held = f"{among} AND {status} = %s AND {available_at} = %s"
-    held_params = [*among_params, pending, field.get_db_prep_value(held_until, connection)]
-    returned = f"{pk}, {reason}, {sendable}"
-    returned_params = [*reason_params, mailing_id]
-    if until is None:
-        sql = f"SELECT {returned} FROM {table} WHERE {held}"  # noqa: S608
-        params = [*returned_params, *held_params]
-    else:
-        sql = f"UPDATE {table} SET {available_at} = %s WHERE {held} RETURNING {returned}"  # noqa: S608
-        params = [field.get_db_prep_value(until, connection), *held_params, *returned_params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(row[0], row[1], bool(row[2])) for row in cursor.fetchall()]
+    returned = f"{pk}, {_skip_reason(table)}, {sendable}"
+    if not extend:
+        return f"SELECT {returned} FROM {table} WHERE {held}"  # noqa: S608
+    return f"UPDATE {table} SET {available_at} = %s WHERE {held} RETURNING {returned}"  # noqa: S608
 
 
 def add_to_rows(

@@ -62,9 +62,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def database_config(database_url: str, var_dir: Path) -> dict:
+def database_config(database_url: str, var_dir: Path, *, prepared: bool = True) -> dict:
     """PostgreSQL with Django's psycopg 3 pool when a URL is given, else SQLite under var/
-    (or at the path of a ``sqlite:///…`` URL)."""
+    (or at the path of a ``sqlite:///…`` URL). With ``prepared``, the send loop's statements
+    are prepared once per connection (``mailings.sql``); off for a pooler that cannot keep
+    them (PgBouncer before 1.21 in transaction mode)."""
     if not database_url or database_url.startswith("sqlite:"):
         path = urlsplit(database_url).path if database_url else ""
         return {
@@ -92,6 +94,10 @@ def database_config(database_url: str, var_dir: Path) -> dict:
         "pool": {"min_size": 1, "max_size": 10, "timeout": 10},
         "connect_timeout": 5,
     }
+    if prepared:
+        # Acts only on cursors that bind on the server, which only mailings.sql opens, for
+        # its hot statements: Django's own cursors bind on the client and never prepare.
+        config["OPTIONS"]["prepare_threshold"] = 1
     return config
 
 

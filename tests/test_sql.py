@@ -32,6 +32,34 @@ def test_update_rows_writes_each_rows_own_values():
     }
 
 
+def test_update_rows_gives_every_row_its_own_value_when_rows_share_some():
+    """A batch of results shares its moment and its status: each distinct value is prepared
+    for the database once (``sql._prepared_column``), and each row still gets its own."""
+    first, second, third = (DeliveryFactory() for _ in range(3))
+    moment = first.attempt.scheduled_for
+    other = moment.replace(year=moment.year + 1)
+
+    sql.update_rows(
+        Delivery,
+        ("status", "sent_at", "smtp_code"),
+        [
+            (first.pk, "sent", moment, 250),
+            (second.pk, "sent", moment, None),
+            (third.pk, "failed", other, 550),
+        ],
+    )
+
+    rows = dict(
+        (pk, rest)
+        for pk, *rest in Delivery.objects.values_list("pk", "status", "sent_at", "smtp_code")
+    )
+    assert rows == {
+        first.pk: ["sent", moment, 250],
+        second.pk: ["sent", moment, None],
+        third.pk: ["failed", other, 550],
+    }
+
+
 def test_update_rows_leaves_rows_that_fail_the_condition_alone():
     pending, done = DeliveryFactory(), DeliveryFactory(status="sent")
 
@@ -205,6 +233,61 @@ def test_a_check_asks_what_a_renewal_asks_and_writes_nothing():
         left.pk: now,
         theirs.pk: now.replace(year=now.year + 1),
     }
+
+
+def prepared_statements() -> set[str]:
+    """The statements prepared on this connection (PostgreSQL), or none (SQLite has no such
+    thing: it plans each statement as it runs it)."""
+    if connection.vendor != "postgresql":
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.parametrize("turned_on", [True, False])
+def test_the_send_loops_check_and_write_are_prepared_once_on_postgresql(turned_on, monkeypatch):
+    """Planned again at every flush, the check between flushes cost PostgreSQL more to plan
+    than to run (issue 14). Prepared at its second use, it is then planned once per
+    connection and gives the same
+    answers; ``DATABASE_PREPARED_STATEMENTS=off`` (a pooler that cannot keep them) plans
+    every statement again, as Django does."""
+    options = {**connection.settings_dict["OPTIONS"]}
+    if not turned_on:
+        options.pop("prepare_threshold", None)
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
+    attempt = AttemptFactory()
+    mine, left = DeliveryFactory(attempt=attempt), DeliveryFactory(attempt=attempt)
+    attempt.mailing.clients.add(mine.client)
+    now = attempt.scheduled_for
+    Delivery.objects.filter(pk__in=[mine.pk, left.pk]).update(available_at=now)
+    check = {
+        "ids": [mine.pk, left.pk],
+        "mailing_id": attempt.mailing_id,
+        "pending": "pending",
+        "held_until": now,
+        "until": None,
+        "reasons": queue.SKIP_REASONS,
+    }
+    before = prepared_statements()
+
+    answers = [sorted(sql.renew_deliveries(**check)) for _ in range(3)]
+    written = [
+        sql.update_rows(
+            Delivery, ("tries",), [(mine.pk, n)], only_if={"status": "pending"}, returning="tries"
+        )
+        for n in (1, 2)
+    ]
+
+    expected = sorted([(mine.pk, "", True), (left.pk, "removed from the mailing", True)])
+    assert answers == [expected] * 3
+    assert written == [[1], [2]]
+    new = prepared_statements() - before
+    if connection.vendor == "postgresql" and turned_on:
+        assert {statement.split()[0] for statement in new} == {"SELECT", "UPDATE"}, new
+        assert all("$1" in statement for statement in new)  # bound on the server
+    else:
+        assert new == set()
 
 
 def test_increment_returning_counts_atomically_and_knows_a_missing_row(home):

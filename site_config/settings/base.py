@@ -107,7 +107,11 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_config(DATABASE_URL, VAR_DIR)}
+DATABASES = {
+    "default": database_config(
+        DATABASE_URL, VAR_DIR, prepared=env_bool("DATABASE_PREPARED_STATEMENTS", True)
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": cache_config(REDIS_URL, VAR_DIR)}
