@@ -28,15 +28,18 @@ Table and column names come from the models; every value is a parameter.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, models
+from django.db import NotSupportedError, connection, models
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.utils import timezone
 
 from mailings.models import Client, Delivery, Mailing, Membership
+
+logger = logging.getLogger(__name__)
 
 BATCH = 400  # rows per statement on SQLite: a few thousand parameters at most
 SQLITE_MINIMUM = (3, 35)  # UPDATE … FROM (3.33), RETURNING (3.35): mailings/checks.py
@@ -221,9 +224,29 @@ def _sqlite_values(rows: int, width: int) -> str:
 
 
 def _run(sql: str, params: list, returning: bool, *, prepared: bool = False) -> list:
+    rows = _fetch(sql, params, prepared=prepared)
+    return [row[0] for row in rows] if returning else []
+
+
+STALE_PLAN = "cached plan must not change result type"
+
+
+def _fetch(sql: str, params: list, *, prepared: bool = False) -> list[tuple]:
+    """Run one statement and return its rows (none for a statement that returns none)."""
     with _cursor(prepared=prepared) as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()] if returning else []
+        try:
+            cursor.execute(sql, params)
+        except NotSupportedError as exc:
+            # A migration changed what a prepared statement returns: PostgreSQL refuses it
+            # on this connection until it is deallocated. Outside a transaction, deallocate
+            # (psycopg forgets its statements with them) and ask once more; inside one, the
+            # rollback that follows the error makes psycopg do the same.
+            if STALE_PLAN not in str(exc) or connection.in_atomic_block:
+                raise
+            logger.warning("prepared statements deallocated after a schema change: %s", exc)
+            cursor.execute("DEALLOCATE ALL")
+            cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def _cursor(*, prepared: bool = False):
@@ -433,9 +456,7 @@ def renew_deliveries(
     # PostgreSQL takes the ids as one array: the same text, prepared once, for any number.
     count = 0 if vendor == "postgresql" else len(ids)
     sql = _renew_statement(vendor, extend=until is not None, count=count)
-    with _cursor(prepared=True) as cursor:
-        cursor.execute(sql, params)
-        return [(row[0], row[1], bool(row[2])) for row in cursor.fetchall()]
+    return [(row[0], row[1], bool(row[2])) for row in _fetch(sql, params, prepared=True)]
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,6 +1,7 @@
 """The hand-written statements of mailings/sql.py, on the database the suite runs on (CI runs
 it on SQLite and on PostgreSQL)."""
 
+import psycopg
 import pytest
 from django.core.checks import Error
 from django.db import connection
@@ -288,6 +289,41 @@ def test_the_send_loops_check_and_write_are_prepared_once_on_postgresql(turned_o
         assert all("$1" in statement for statement in new)  # bound on the server
     else:
         assert new == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_statement_outlives_a_migration_that_changes_what_it_returns(caplog):
+    """A migration run while workers send (a longer ``status``) makes PostgreSQL refuse the
+    statements prepared before it, on that connection, for good ("cached plan must not
+    change result type"). The statement is deallocated and asked again, once. SQLite plans
+    each statement anew: the same schema change is simply taken."""
+    delivery = DeliveryFactory()
+    status = Delivery._meta.get_field("status")
+
+    def write(tries):
+        return sql.update_rows(Delivery, ("tries",), [(delivery.pk, tries)], returning="status")
+
+    assert [write(1), write(2)] == [["pending"], ["pending"]]  # prepared at the second
+    if connection.vendor == "postgresql":
+        params = connection.get_connection_params()
+        other = {k: params[k] for k in ("dbname", "user", "host", "port") if params.get(k)}
+        alter = "ALTER TABLE mailings_delivery ALTER COLUMN status TYPE varchar({})"
+        with psycopg.connect(**other, autocommit=True) as migration:
+            migration.execute(alter.format(status.max_length + 1))
+            try:
+                assert write(3) == ["pending"]
+                assert write(4) == ["pending"]
+                last = 4
+            finally:
+                migration.execute(alter.format(status.max_length))
+        assert "deallocated after a schema change" in caplog.text
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE mailings_delivery ADD COLUMN extra integer")
+            assert write(3) == ["pending"]
+            last = 3
+            cursor.execute("ALTER TABLE mailings_delivery DROP COLUMN extra")
+    assert Delivery.objects.get(pk=delivery.pk).tries == last
 
 
 def test_increment_returning_counts_atomically_and_knows_a_missing_row(home):
