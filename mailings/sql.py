@@ -22,6 +22,7 @@ Why by hand (each measured, docs/benchmarks.md):
 
 On PostgreSQL each column of many rows travels as one array parameter (``unnest``), so the
 statement's text, and its parsing, does not grow with the rows; SQLite gets a ``VALUES`` list.
+The send loop's check and the ledger's write are prepared once per connection (``_cursor``).
 Table and column names come from the models; every value is a parameter.
 """
 

@@ -175,6 +175,15 @@ def test_database_url_must_be_postgres(tmp_path):
         env.database_config("mysql://root@localhost/mailing", tmp_path)
 
 
+def test_prepared_statements_are_on_for_postgresql_unless_turned_off(tmp_path):
+    """psycopg prepares only what a server-binding cursor runs (mailings.sql's send-loop
+    statements); a pooler that cannot keep prepared statements turns it off."""
+    url = "postgres://mailer@127.0.0.1:5432/mailing"
+    assert env.database_config(url, tmp_path)["OPTIONS"]["prepare_threshold"] == 1
+    assert "prepare_threshold" not in env.database_config(url, tmp_path, prepared=False)["OPTIONS"]
+    assert "prepare_threshold" not in env.database_config("", tmp_path)["OPTIONS"]
+
+
 def test_broker_falls_back_from_explicit_to_redis_to_filesystem():
     assert env.broker_url("amqp://x//", "redis://r/0") == "amqp://x//"
     assert env.broker_url("", "redis://r/0") == "redis://r/0"
