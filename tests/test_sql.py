@@ -291,7 +291,7 @@ def test_the_send_loops_check_and_write_are_prepared_once_on_postgresql(turned_o
         assert new == set()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_prepared_statement_outlives_a_migration_that_changes_what_it_returns(caplog):
     """A migration run while workers send (a longer ``status``) makes PostgreSQL refuse the
     statements prepared before it, on that connection, for good ("cached plan must not
