@@ -46,11 +46,13 @@ def write_file(path: Path, rows: int) -> None:
 
 
 def merging_now() -> bool:
-    """Whether a session of the database is in the import's merge (PostgreSQL's own view of
-    what each connection is running)."""
+    """Whether a session of this database is in the import's merge (PostgreSQL's own view of
+    what each connection is running). Of this database only: another copy of the suite
+    running at the same time, on its own database of the same server, merges too."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s"
+            " AND datname = current_database() AND pid <> pg_backend_pid()",
             ["%mailings_import_merged%"],
         )
         return cursor.fetchone()[0] > 0
