@@ -404,9 +404,7 @@ def claim_deliveries(
         limit,
         *_skip_reason_params(mailing_id, reasons),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_statement(_vendor(), tuple(returning)), params)
-        return cursor.fetchall()
+    return _fetch(_claim_statement(_vendor(), tuple(returning)), params)
 
 
 @functools.cache
